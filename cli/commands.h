@@ -1,0 +1,29 @@
+#pragma once
+
+// The subcommands of the `switchyard` program. Each takes its arguments (without the program and
+// subcommand names) and the streams to use, and returns the process exit status, so tests can run
+// any command without a process.
+
+#include <iosfwd>
+#include <span>
+#include <string_view>
+
+namespace sy::cli {
+
+struct Io {
+  std::istream& in;
+  std::ostream& out;
+  std::ostream& err;
+};
+
+using Args = std::span<const std::string_view>;
+
+// Exit statuses shared by every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the input was read but is wrong (bad message, bad key)
+inline constexpr int kExitUsage = 2;    // the command line is wrong
+
+// switchyard iso8583 decode|encode|dialects ...
+int RunIso8583(Args args, Io& io);
+
+}  // namespace sy::cli

@@ -1,0 +1,17 @@
+# Writes a C++ file that embeds the shipped dialect YAML files as string literals.
+# Called as: cmake -DOUT=file.cc -DDIALECTS=a.yaml,b.yaml -P embed_dialects.cmake
+set(body "// Generated from iso8583/dialects/*.yaml by embed_dialects.cmake. Do not edit.\n")
+string(APPEND body "#include \"iso8583/internal/builtin_dialects.h\"\n\n")
+string(APPEND body "namespace sy::iso8583::internal {\nnamespace {\n")
+string(APPEND body "constexpr BuiltinDialectText kTexts[] = {\n")
+string(REPLACE "," ";" dialect_files "${DIALECTS}")
+foreach(f IN LISTS dialect_files)
+  get_filename_component(name "${f}" NAME_WE)
+  file(READ "${f}" text)
+  string(APPEND body "    {\"${name}\", R\"SYDIALECT(${text})SYDIALECT\"},\n")
+endforeach()
+string(APPEND body "};\n}  // namespace\n\n")
+string(APPEND body "std::span<const BuiltinDialectText> BuiltinDialectTexts() noexcept { return kTexts; }\n\n")
+string(APPEND body "}  // namespace sy::iso8583::internal\n")
+file(WRITE "${OUT}.tmp" "${body}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
