@@ -487,6 +487,8 @@ Result<Layout> Plan(const Dialect& d, const Message& msg) {
     tertiary = tertiary || n > 128;
     l.words[static_cast<std::size_t>((n - 1) >> 6)] |= std::uint64_t{1} << (63 - ((n - 1) & 63));
   }
+  secondary = secondary || msg.force_bitmaps() >= 2;
+  tertiary = d.tertiary_bitmap() && (tertiary || msg.force_bitmaps() >= 3);
   if (secondary) {
     l.words[0] |= std::uint64_t{1} << 63;
     ++l.bitmaps;
@@ -560,6 +562,12 @@ Result<void> Unpack(const Dialect& d, std::string_view data, Message& out) {
         return r;
       }
     }
+  }
+  // Remember an empty secondary or tertiary bitmap so that Pack sends it again.
+  if ((words[0] >> 63) != 0 && words[1] == 0) {
+    out.set_force_bitmaps(2);
+  } else if (d.tertiary_bitmap() && (words[1] >> 63) != 0 && words[2] == 0) {
+    out.set_force_bitmaps(3);
   }
 
   for (int w = 0; w < 3; ++w) {

@@ -54,15 +54,16 @@ boost::json::array TlvToJson(std::span<const std::uint8_t> data, int depth, bool
     }
     const Tlv& t = **next;
     boost::json::object node;
-    char tag[16];
-    auto r = std::to_chars(tag, tag + sizeof(tag), t.tag, 16);
-    std::string tag_hex(tag, r.ptr);
-    for (char& ch : tag_hex) {
-      ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    // The tag's bytes, big-endian, without leading zero bytes.
+    char tag_bytes[4];
+    std::size_t tag_len = 0;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      const auto b = static_cast<char>((t.tag >> shift) & 0xFF);
+      if (tag_len > 0 || b != 0 || shift == 0) {
+        tag_bytes[tag_len++] = b;
+      }
     }
-    if (tag_hex.size() % 2 != 0) {
-      tag_hex.insert(0, "0");
-    }
+    const std::string tag_hex = ToHex({tag_bytes, tag_len});
     node["tag"] = tag_hex;
     node["len"] = t.value.size();
     if (t.constructed && depth < 8) {

@@ -12,6 +12,7 @@ Message& Message::operator=(const Message& other) {
   Reset();
   mti_ = other.mti_;
   mti_size_ = other.mti_size_;
+  force_bitmaps_ = other.force_bitmaps_;
   for (int n : other.present_fields()) {
     Set(n, other.Get(n));
   }
@@ -20,6 +21,7 @@ Message& Message::operator=(const Message& other) {
 
 void Message::Reset() noexcept {
   mti_size_ = 0;
+  force_bitmaps_ = 0;
   present_ = {};
   arena_.clear();
 }

@@ -51,6 +51,13 @@ class Message {
   // path). The pointer is valid until the next arena use.
   [[nodiscard]] char* SetInArena(int n, std::size_t len);
   void Unset(int n) noexcept;
+  // Forces Pack to send a secondary (and tertiary) bitmap even when no field above 64 (128) is
+  // present. Unpack sets it when the input carried such an empty bitmap, so that some hosts'
+  // habit of always sending one survives a round trip. Default: false.
+  void set_force_bitmaps(int count) noexcept { force_bitmaps_ = static_cast<std::uint8_t>(count); }
+  // 0 (no forcing), 2 (secondary) or 3 (secondary and tertiary).
+  [[nodiscard]] int force_bitmaps() const noexcept { return force_bitmaps_; }
+
   [[nodiscard]] bool empty() const noexcept {
     return (present_[0] | present_[1] | present_[2] | present_[3]) == 0 && mti_size_ == 0;
   }
@@ -106,6 +113,7 @@ class Message {
 
   std::array<char, 4> mti_{};
   std::uint8_t mti_size_ = 0;
+  std::uint8_t force_bitmaps_ = 0;
   std::array<std::uint64_t, 4> present_{};
   std::array<Slot, kMaxField + 1> slots_{};
   std::string arena_;

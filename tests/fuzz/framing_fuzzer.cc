@@ -44,8 +44,12 @@ struct Outcome {
 };
 
 bool SameError(const std::optional<CodecError>& a, const std::optional<CodecError>& b) {
-  if (a.has_value() != b.has_value()) return false;
-  if (!a) return true;
+  if (a.has_value() != b.has_value()) {
+    return false;
+  }
+  if (!a) {
+    return true;
+  }
   return a->code == b->code && a->offset == b->offset && a->actual == b->actual &&
          a->limit == b->limit && a->field == b->field;
 }
@@ -58,7 +62,9 @@ bool Drain(FrameReader& reader, Outcome& out) {
       out.error = next.error();
       return false;
     }
-    if (!*next) return true;
+    if (!*next) {
+      return true;
+    }
     const Frame& f = **next;
     out.frames.push_back({Bytes(f.tpdu.begin(), f.tpdu.end()),
                           Bytes(f.message.begin(), f.message.end()),
@@ -101,9 +107,13 @@ Outcome InPieces(const FramingOptions& options, std::span<const std::uint8_t> st
       reader.Commit(n);
     }
     at += n;
-    if (!Drain(reader, out)) break;
+    if (!Drain(reader, out)) {
+      break;
+    }
   }
-  if (!out.error) Drain(reader, out);
+  if (!out.error) {
+    Drain(reader, out);
+  }
   out.buffered = reader.buffered();
   return out;
 }
@@ -113,7 +123,9 @@ Outcome InPieces(const FramingOptions& options, std::span<const std::uint8_t> st
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace sy::iso8583;
-  if (size < 2) return 0;
+  if (size < 2) {
+    return 0;
+  }
   FramingOptions options;
   options.kind = (data[0] & 1) ? FrameKind::kAscii4 : FrameKind::kNac;
   options.tpdu = (data[0] & 2) != 0;
@@ -125,7 +137,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       InPieces(options, stream, data[1] | (static_cast<std::uint32_t>(size) << 8));
   SY_FUZZ_CHECK(whole.frames == pieces.frames);
   SY_FUZZ_CHECK(SameError(whole.error, pieces.error));
-  if (!whole.error) SY_FUZZ_CHECK(whole.buffered == pieces.buffered);
+  if (!whole.error) {
+    SY_FUZZ_CHECK(whole.buffered == pieces.buffered);
+  }
 
   std::uint64_t expected_offset = 0;
   const bool has_tpdu = options.kind == FrameKind::kNac && options.tpdu;

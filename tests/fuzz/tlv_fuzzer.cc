@@ -44,7 +44,9 @@ Result<std::vector<Node>> Parse(std::span<const std::uint8_t> data) {
                      tlv.constructed ? Bytes() : Bytes(tlv.value.begin(), tlv.value.end())});
     return true;
   });
-  if (!r) return r.error();
+  if (!r) {
+    return r.error();
+  }
   return nodes;
 }
 

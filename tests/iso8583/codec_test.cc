@@ -66,7 +66,10 @@ TEST(PackTest, PadsFixedNumericsWithLeadingZerosInAscii) {
   Message m;
   m.SetMti("0200");
   m.Set(3, "345");
-  EXPECT_EQ(PackHex(*d, m), "30323030" "32303030303030303030303030303030" "303030333435");
+  EXPECT_EQ(PackHex(*d, m),
+            "30323030"
+            "32303030303030303030303030303030"
+            "303030333435");
 }
 
 TEST(PackTest, PadsOddFixedBcdOnTheDialectsSide) {
@@ -74,15 +77,25 @@ TEST(PackTest, PadsOddFixedBcdOnTheDialectsSide) {
   m.SetMti("0200");
   m.Set(19, "901");
   // jPOS ISO87BPackager pads fixed numerics on the left, ISO93BPackager on the right.
-  EXPECT_EQ(PackHex(*Builtin("iso87b"), m), "0200" "0000200000000000" "0901");
-  EXPECT_EQ(PackHex(*Builtin("iso93b"), m), "0200" "0000200000000000" "9010");
+  EXPECT_EQ(PackHex(*Builtin("iso87b"), m),
+            "0200"
+            "0000200000000000"
+            "0901");
+  EXPECT_EQ(PackHex(*Builtin("iso93b"), m),
+            "0200"
+            "0000200000000000"
+            "9010");
 }
 
 TEST(PackTest, WritesBcdLlnumWithADigitCountAndRightPad) {
   Message m;
   m.SetMti("0200");
   m.Set(2, "371449635398431");
-  EXPECT_EQ(PackHex(*Builtin("iso87b"), m), "0200" "4000000000000000" "15" "3714496353984310");
+  EXPECT_EQ(PackHex(*Builtin("iso87b"), m),
+            "0200"
+            "4000000000000000"
+            "15"
+            "3714496353984310");
 }
 
 TEST(PackTest, PacksTrack2SeparatorAsNibbleD) {
@@ -90,9 +103,14 @@ TEST(PackTest, PacksTrack2SeparatorAsNibbleD) {
   m.SetMti("0200");
   m.Set(35, "4761739001010010=2812201");
   EXPECT_EQ(PackHex(*Builtin("iso87b"), m),
-            "0200" "0000000020000000" "24" "4761739001010010D2812201");
+            "0200"
+            "0000000020000000"
+            "24"
+            "4761739001010010D2812201");
   Message back;
-  const std::string wire = Bytes("0200000000002000000024" "4761739001010010D2812201");
+  const std::string wire = Bytes(
+      "0200000000002000000024"
+      "4761739001010010D2812201");
   ASSERT_TRUE(Unpack(*Builtin("iso87b"), wire, back).has_value());
   EXPECT_EQ(back.Get(35), "4761739001010010=2812201");
 }
@@ -102,8 +120,13 @@ TEST(PackTest, PacksAmountsAsSignThenDigits) {
   m.SetMti("0200");
   m.Set(28, "D890");
   EXPECT_EQ(PackHex(*Builtin("iso87a"), m),
-            "30323030" "30303030303031303030303030303030" "443030303030383930");
-  EXPECT_EQ(PackHex(*Builtin("iso87b"), m), "0200" "0000001000000000" "4400000890");
+            "30323030"
+            "30303030303031303030303030303030"
+            "443030303030383930");
+  EXPECT_EQ(PackHex(*Builtin("iso87b"), m),
+            "0200"
+            "0000001000000000"
+            "4400000890");
 }
 
 TEST(PackTest, SetsTheSecondaryBitmapOnlyForFieldsAbove64) {
@@ -111,10 +134,16 @@ TEST(PackTest, SetsTheSecondaryBitmapOnlyForFieldsAbove64) {
   m.SetMti("0800");
   m.Set(70, "301");
   EXPECT_EQ(PackHex(*Builtin("iso87b"), m),
-            "0800" "8000000000000000" "0400000000000000" "0301");
+            "0800"
+            "8000000000000000"
+            "0400000000000000"
+            "0301");
   m.Unset(70);
   m.Set(11, "000001");
-  EXPECT_EQ(PackHex(*Builtin("iso87b"), m), "0800" "0020000000000000" "000001");
+  EXPECT_EQ(PackHex(*Builtin("iso87b"), m),
+            "0800"
+            "0020000000000000"
+            "000001");
 }
 
 TEST(PackTest, WritesHexBitmapsAndHexBinaryInTheADialects) {
@@ -122,7 +151,9 @@ TEST(PackTest, WritesHexBitmapsAndHexBinaryInTheADialects) {
   m.SetMti("0200");
   m.Set(52, Bytes("0123456789ABCDEF"));
   EXPECT_EQ(PackHex(*Builtin("iso87a"), m),
-            "30323030" "30303030303030303030303031303030" "30313233343536373839414243444546");
+            "30323030"
+            "30303030303030303030303031303030"
+            "30313233343536373839414243444546");
 }
 
 TEST(PackTest, HandlesEbcdicBinaryPrefixesLlllAndTertiaryBitmaps) {
@@ -178,7 +209,11 @@ TEST(PackTest, AppendsToWhatTheBufferHeld) {
   m.Set(11, "000001");
   std::string out = "xx";
   ASSERT_TRUE(Pack(*Builtin("iso87b"), m, out).has_value());
-  EXPECT_EQ(ToHex(out), "7878" "0800" "0020000000000000" "000001");
+  EXPECT_EQ(ToHex(out),
+            "7878"
+            "0800"
+            "0020000000000000"
+            "000001");
   auto size = PackedSize(*Builtin("iso87b"), m);
   ASSERT_TRUE(size.has_value());
   EXPECT_EQ(*size, out.size() - 2);
@@ -253,16 +288,26 @@ TEST(PackTest, RejectsFieldsTheDialectDoesNotDefine) {
 
 TEST(UnpackTest, RejectsTruncatedInput) {
   // 0200 announcing field 3 (n6, 3 BCD bytes) with only 2 bytes.
-  const CodecError e = UnpackError(*Builtin("iso87b"), "0200" "2000000000000000" "0000");
+  const CodecError e = UnpackError(*Builtin("iso87b"),
+                                   "0200"
+                                   "2000000000000000"
+                                   "0000");
   EXPECT_EQ(e.code, Error::kTruncated);
   EXPECT_EQ(e.field, 3);
   EXPECT_EQ(e.offset, 10U);
   EXPECT_EQ(UnpackError(*Builtin("iso87b"), "02").code, Error::kTruncated);
-  EXPECT_EQ(UnpackError(*Builtin("iso87b"), "0200" "20000000").field, CodecError::kBitmapField);
+  EXPECT_EQ(UnpackError(*Builtin("iso87b"),
+                        "0200"
+                        "20000000")
+                .field,
+            CodecError::kBitmapField);
 }
 
 TEST(UnpackTest, RejectsBadBcdNibble) {
-  const CodecError e = UnpackError(*Builtin("iso87b"), "0200" "2000000000000000" "00A000");
+  const CodecError e = UnpackError(*Builtin("iso87b"),
+                                   "0200"
+                                   "2000000000000000"
+                                   "00A000");
   EXPECT_EQ(e.code, Error::kBadBcdNibble);
   EXPECT_EQ(e.field, 3);
   EXPECT_EQ(e.offset, 10U);
@@ -270,14 +315,21 @@ TEST(UnpackTest, RejectsBadBcdNibble) {
 
 TEST(UnpackTest, RejectsAPadNibbleOtherThanTheDialects) {
   // Field 19 "901" in iso87b is 09 01; a 9 in the pad nibble would be a fourth digit.
-  EXPECT_EQ(UnpackError(*Builtin("iso87b"), "0200" "0000200000000000" "9901").code,
+  EXPECT_EQ(UnpackError(*Builtin("iso87b"),
+                        "0200"
+                        "0000200000000000"
+                        "9901")
+                .code,
             Error::kBadBcdNibble);
 }
 
 TEST(UnpackTest, RejectsLengthOverMaximum) {
   // Field 2 (LL n..19) announcing 20 digits.
-  const CodecError e = UnpackError(*Builtin("iso87b"), "0200" "4000000000000000" "20" +
-                                                           std::string(20, '1'));
+  const CodecError e = UnpackError(*Builtin("iso87b"),
+                                   "0200"
+                                   "4000000000000000"
+                                   "20" +
+                                       std::string(20, '1'));
   EXPECT_EQ(e.code, Error::kLengthOverMax);
   EXPECT_EQ(e.field, 2);
   EXPECT_EQ(e.offset, 10U);
@@ -287,8 +339,10 @@ TEST(UnpackTest, RejectsLengthOverMaximum) {
 
 TEST(UnpackTest, RejectsNonDigitInAsciiNumericField) {
   // iso87a field 11 (n6) holding "0000A1".
-  const CodecError e =
-      UnpackError(*Builtin("iso87a"), "30323030" "30303230303030303030303030303030" "303030304131");
+  const CodecError e = UnpackError(*Builtin("iso87a"),
+                                   "30323030"
+                                   "30303230303030303030303030303030"
+                                   "303030304131");
   EXPECT_EQ(e.code, Error::kNonDigit);
   EXPECT_EQ(e.field, 11);
   EXPECT_EQ(e.offset, 24U);
@@ -296,7 +350,10 @@ TEST(UnpackTest, RejectsNonDigitInAsciiNumericField) {
 
 TEST(UnpackTest, RejectsABitmapAnnouncingAFieldWithNoBytesLeft) {
   // Fields 3 and 11 announced, only field 3 present.
-  const CodecError e = UnpackError(*Builtin("iso87b"), "0200" "2020000000000000" "000000");
+  const CodecError e = UnpackError(*Builtin("iso87b"),
+                                   "0200"
+                                   "2020000000000000"
+                                   "000000");
   EXPECT_EQ(e.code, Error::kBitmapFieldMissing);
   EXPECT_EQ(e.field, 11);
   EXPECT_EQ(e.offset, 13U);
@@ -305,61 +362,102 @@ TEST(UnpackTest, RejectsABitmapAnnouncingAFieldWithNoBytesLeft) {
 TEST(UnpackTest, RejectsFieldsTheDialectDoesNotDefine) {
   auto d = Custom(kExotic);
   // Bit 10 set in the primary bitmap.
-  const CodecError e = UnpackError(*d, "F0F1F0F0" "30303430303030303030303030303030" "31");
+  const CodecError e = UnpackError(*d,
+                                   "F0F1F0F0"
+                                   "30303430303030303030303030303030"
+                                   "31");
   EXPECT_EQ(e.code, Error::kUndefinedField);
   EXPECT_EQ(e.field, 10);
 }
 
 TEST(UnpackTest, RejectsTrailingBytes) {
-  const CodecError e = UnpackError(*Builtin("iso87b"), "0200" "2000000000000000" "000000" "FF");
+  const CodecError e = UnpackError(*Builtin("iso87b"),
+                                   "0200"
+                                   "2000000000000000"
+                                   "000000"
+                                   "FF");
   EXPECT_EQ(e.code, Error::kTrailingBytes);
   EXPECT_EQ(e.offset, 13U);
 }
 
 TEST(UnpackTest, RejectsBadHexInBitmapAndInHexFields) {
-  EXPECT_EQ(UnpackError(*Builtin("iso87a"), "30323030" "303030303030303030303030303030" "47").code,
+  EXPECT_EQ(UnpackError(*Builtin("iso87a"),
+                        "30323030"
+                        "303030303030303030303030303030"
+                        "47")
+                .code,
             Error::kBadBitmap);
   // Lower-case hex is refused so that a repack gives the same bytes.
-  EXPECT_EQ(UnpackError(*Builtin("iso87a"), "30323030" "303030303030303030303030303030" "61").code,
+  EXPECT_EQ(UnpackError(*Builtin("iso87a"),
+                        "30323030"
+                        "303030303030303030303030303030"
+                        "61")
+                .code,
             Error::kBadBitmap);
   // Field 64 (b8 as 16 hex characters) with a 'Z'.
-  const CodecError e = UnpackError(
-      *Builtin("iso87a"),
-      "30323030" "30303030303030303030303030303031" "5A303030303030303030303030303030");
+  const CodecError e = UnpackError(*Builtin("iso87a"),
+                                   "30323030"
+                                   "30303030303030303030303030303031"
+                                   "5A303030303030303030303030303030");
   EXPECT_EQ(e.code, Error::kBadHex);
   EXPECT_EQ(e.field, 64);
 }
 
 TEST(UnpackTest, RejectsANonNumericLengthPrefix) {
-  const CodecError e = UnpackError(*Builtin("iso87a"), "30323030" "34303030303030303030303030303030"
-                                                       "3F35" "31323334");
+  const CodecError e = UnpackError(*Builtin("iso87a"),
+                                   "30323030"
+                                   "34303030303030303030303030303030"
+                                   "3F35"
+                                   "31323334");
   EXPECT_EQ(e.code, Error::kBadLengthPrefix);
   EXPECT_EQ(e.field, 2);
   // A BCD prefix with a nibble over 9.
-  EXPECT_EQ(UnpackError(*Builtin("iso87b"), "0200" "4000000000000000" "1A" "1234").code,
+  EXPECT_EQ(UnpackError(*Builtin("iso87b"),
+                        "0200"
+                        "4000000000000000"
+                        "1A"
+                        "1234")
+                .code,
             Error::kBadLengthPrefix);
 }
 
 TEST(UnpackTest, RejectsMalformedMtiAndAmountSign) {
-  EXPECT_EQ(UnpackError(*Builtin("iso87b"), "0A00" "0000000000000000").code, Error::kBadMti);
-  EXPECT_EQ(UnpackError(*Builtin("iso87a"), "30583030" "30303030303030303030303030303030").code,
+  EXPECT_EQ(UnpackError(*Builtin("iso87b"),
+                        "0A00"
+                        "0000000000000000")
+                .code,
+            Error::kBadMti);
+  EXPECT_EQ(UnpackError(*Builtin("iso87a"),
+                        "30583030"
+                        "30303030303030303030303030303030")
+                .code,
             Error::kBadMti);
   // iso87b field 28: sign byte 'X'.
-  EXPECT_EQ(UnpackError(*Builtin("iso87b"), "0200" "0000001000000000" "5800000890").code,
+  EXPECT_EQ(UnpackError(*Builtin("iso87b"),
+                        "0200"
+                        "0000001000000000"
+                        "5800000890")
+                .code,
             Error::kBadSign);
 }
 
 TEST(UnpackTest, RejectsControlCharactersInTextFields) {
   // iso87b field 41 (ans8) holding a NUL.
-  const CodecError e =
-      UnpackError(*Builtin("iso87b"), "0200" "0000000000800000" "5445524D00303031");
+  const CodecError e = UnpackError(*Builtin("iso87b"),
+                                   "0200"
+                                   "0000000000800000"
+                                   "5445524D00303031");
   EXPECT_EQ(e.code, Error::kBadCharacter);
   EXPECT_EQ(e.field, 41);
   EXPECT_EQ(e.offset, 14U);
 }
 
 TEST(UnpackTest, ReturnsViewsIntoTheInputForRawFieldsAndDecodedCopiesForBcd) {
-  const std::string wire = Bytes("0200" "2000000000800000" "000123" "5445524D30303031");
+  const std::string wire = Bytes(
+      "0200"
+      "2000000000800000"
+      "000123"
+      "5445524D30303031");
   Message m;
   ASSERT_TRUE(Unpack(*Builtin("iso87b"), wire, m).has_value());
   EXPECT_EQ(m.Get(3), "000123");
@@ -371,9 +469,36 @@ TEST(UnpackTest, ReturnsViewsIntoTheInputForRawFieldsAndDecodedCopiesForBcd) {
 TEST(UnpackTest, ResetsTheMessageItFills) {
   Message m;
   m.Set(2, "4761739001010010");
-  ASSERT_TRUE(Unpack(*Builtin("iso87b"), Bytes("0800" "0020000000000000" "000001"), m).has_value());
+  ASSERT_TRUE(Unpack(*Builtin("iso87b"),
+                     Bytes("0800"
+                           "0020000000000000"
+                           "000001"),
+                     m)
+                  .has_value());
   EXPECT_FALSE(m.Has(2));
   EXPECT_TRUE(m.Has(11));
+}
+
+TEST(UnpackTest, KeepsAnEmptySecondaryBitmapForTheRepack) {
+  // Some hosts always send a secondary bitmap; the repack must send the same bytes.
+  const std::string wire = Bytes(
+      "0800"
+      "8020000000000000"
+      "0000000000000000"
+      "000001");
+  Message m;
+  ASSERT_TRUE(Unpack(*Builtin("iso87b"), wire, m).has_value());
+  EXPECT_EQ(m.field_count(), 1);
+  std::string out;
+  ASSERT_TRUE(Pack(*Builtin("iso87b"), m, out).has_value());
+  EXPECT_EQ(ToHex(out), ToHex(wire));
+  m.set_force_bitmaps(0);
+  out.clear();
+  ASSERT_TRUE(Pack(*Builtin("iso87b"), m, out).has_value());
+  EXPECT_EQ(ToHex(out),
+            "0800"
+            "0020000000000000"
+            "000001");
 }
 
 TEST(CodecErrorTest, DescribesFieldOffsetAndRuleWithoutData) {

@@ -1,8 +1,8 @@
 #include "iso8583/error.h"
 
-#include <set>
-
 #include <gtest/gtest.h>
+
+#include <set>
 
 namespace sy::iso8583 {
 namespace {

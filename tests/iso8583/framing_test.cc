@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -16,9 +17,15 @@ using Bytes = std::vector<std::uint8_t>;
 
 Bytes FromHex(std::string_view hex) {
   auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= '0' && c <= '9') {
+      return c - '0';
+    }
+    if (c >= 'A' && c <= 'F') {
+      return c - 'A' + 10;
+    }
+    if (c >= 'a' && c <= 'f') {
+      return c - 'a' + 10;
+    }
     ADD_FAILURE() << "bad hex character";
     return 0;
   };
@@ -48,6 +55,9 @@ struct OwnedFrame {
   std::string message;
   std::uint64_t offset;
   bool operator==(const OwnedFrame&) const = default;
+  friend void PrintTo(const OwnedFrame& f, std::ostream* os) {
+    *os << "{tpdu " << f.tpdu << ", message " << f.message << ", offset " << f.offset << "}";
+  }
 };
 
 OwnedFrame Own(const Frame& f) { return {ToHex(f.tpdu), ToHex(f.message), f.offset}; }
@@ -105,7 +115,9 @@ std::vector<Exchange> LoadFrames() {
   std::vector<Exchange> out;
   std::string line;
   while (std::getline(in, line)) {
-    if (line.empty()) continue;
+    if (line.empty()) {
+      continue;
+    }
     const boost::json::object o = boost::json::parse(line).as_object();
     Exchange e;
     e.name = std::string(o.at("case").as_string());
@@ -116,7 +128,9 @@ std::vector<Exchange> LoadFrames() {
       w.name = e.name + " / " + key;
       w.frame = std::string(s.at("frame").as_string());
       w.message = std::string(s.at("hex").as_string());
-      if (!o.at(tpdu_key).is_null()) w.tpdu = std::string(o.at(tpdu_key).as_string());
+      if (!o.at(tpdu_key).is_null()) {
+        w.tpdu = std::string(o.at(tpdu_key).as_string());
+      }
       return w;
     };
     e.request = side("request", "tpdu_request");
@@ -132,7 +146,9 @@ TEST(FramingJposTest, CorpusHasThirteenExchangesWithAndWithoutTpdu) {
   const std::vector<Exchange> exchanges = LoadFrames();
   ASSERT_EQ(exchanges.size(), 13u);
   int without = 0;
-  for (const Exchange& e : exchanges) without += e.has_tpdu ? 0 : 1;
+  for (const Exchange& e : exchanges) {
+    without += e.has_tpdu ? 0 : 1;
+  }
   EXPECT_EQ(without, 2);
 }
 
@@ -175,7 +191,9 @@ TEST(FramingJposTest, ReframingGivesTheCapturedBytes) {
 TEST(FramingJposTest, RequestTpduSwappedIsTheReplyTpdu) {
   int checked = 0;
   for (const Exchange& e : LoadFrames()) {
-    if (!e.has_tpdu) continue;
+    if (!e.has_tpdu) {
+      continue;
+    }
     SCOPED_TRACE(e.name);
     Result<Tpdu> request = Tpdu::FromBytes(FromHex(e.request.tpdu));
     ASSERT_TRUE(request);
@@ -191,7 +209,9 @@ TEST(FramingJposTest, WholeCorpusAsOneStreamFedByteByByteGivesEveryFrame) {
   Bytes stream;
   std::vector<const WireCase*> expected;
   for (const Exchange& e : exchanges) {
-    if (!e.has_tpdu) continue;
+    if (!e.has_tpdu) {
+      continue;
+    }
     for (const WireCase* w : {&e.request, &e.reply}) {
       const Bytes wire = FromHex(w->frame);
       stream.insert(stream.end(), wire.begin(), wire.end());
@@ -202,7 +222,9 @@ TEST(FramingJposTest, WholeCorpusAsOneStreamFedByteByByteGivesEveryFrame) {
   std::vector<OwnedFrame> got;
   for (std::uint8_t b : stream) {
     reader.Append(std::span<const std::uint8_t>(&b, 1));
-    for (OwnedFrame& f : Drain(reader)) got.push_back(std::move(f));
+    for (OwnedFrame& f : Drain(reader)) {
+      got.push_back(std::move(f));
+    }
   }
   ASSERT_EQ(got.size(), expected.size());
   std::uint64_t offset = 0;
@@ -248,7 +270,7 @@ TEST(TpduTest, FromBytesRejectsAnythingButFiveBytes) {
 
 TEST(FrameReaderTest, ReturnsNothingUntilTheFrameIsComplete) {
   FrameReader reader(NacOptions(true));
-  const Bytes wire = FromHex("000860000100000800AABB");  // length 8 = TPDU 5 + message 3
+  const Bytes wire = FromHex("000960000100000800AABB");  // length 9 = TPDU 5 + message 4
   for (std::size_t i = 0; i + 1 < wire.size(); ++i) {
     reader.Append(std::span(wire).subspan(i, 1));
     Result<std::optional<Frame>> next = reader.Next();
@@ -295,8 +317,8 @@ TEST(FrameReaderTest, FramesViewTheBufferWithoutCopies) {
 
 TEST(FrameReaderTest, PrepareAndCommitFeedTheReaderLikeAsyncReadSome) {
   const Bytes wire = FromHex(
-      "0004600001000001"
-      "00066000020000ABCD");
+      "000460000100"
+      "00076000020000ABCD");
   FrameReader reader(NacOptions(false));  // no TPDU: the "6000.." bytes are message
   std::vector<OwnedFrame> got;
   std::size_t at = 0;
@@ -307,7 +329,9 @@ TEST(FrameReaderTest, PrepareAndCommitFeedTheReaderLikeAsyncReadSome) {
     std::copy_n(wire.begin() + static_cast<std::ptrdiff_t>(at), n, area.begin());
     reader.Commit(n);
     at += n;
-    for (OwnedFrame& f : Drain(reader)) got.push_back(std::move(f));
+    for (OwnedFrame& f : Drain(reader)) {
+      got.push_back(std::move(f));
+    }
   }
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0], (OwnedFrame{"", "60000100", 0}));
@@ -328,12 +352,12 @@ TEST(FrameReaderTest, DoesNotGrowItsBufferInSteadyState) {
   Bytes stream;
   for (int i = 0; i < 50; ++i) {
     const Bytes one = FromHex(
-        "000A6000010000"
+        "000B6000010000"
         "0200"
         "11223344");
     stream.insert(stream.end(), one.begin(), one.end());
   }
-  // Reads of 37 bytes cut the 14-byte frames at every possible position.
+  // Reads of 37 bytes cut the 13-byte frames at every possible position.
   std::size_t at = 0;
   int frames = 0;
   std::size_t warm_capacity = 0;
@@ -426,7 +450,9 @@ TEST(FrameReaderTest, ReadsAscii4Frames) {
   Bytes stream = ToBytes("0004ABCD0012");
   const Bytes rest = ToBytes("0200HELLOSY!");
   stream.insert(stream.end(), rest.begin(), rest.end());
-  for (std::uint8_t b : stream) reader.Append(std::span<const std::uint8_t>(&b, 1));
+  for (std::uint8_t b : stream) {
+    reader.Append(std::span<const std::uint8_t>(&b, 1));
+  }
   std::vector<OwnedFrame> frames = Drain(reader);
   ASSERT_EQ(frames.size(), 2u);
   EXPECT_EQ(frames[0], (OwnedFrame{"", ToHex(ToBytes("ABCD")), 0}));

@@ -3,10 +3,10 @@
 // fields to exactly jPOS's bytes, unpack to its fields (with jPOS's fixed-length padding), and
 // pack back byte for byte.
 
+#include <gtest/gtest.h>
+
 #include <boost/json.hpp>
 #include <map>
-
-#include <gtest/gtest.h>
 
 #include "iso8583/codec.h"
 #include "iso8583/json.h"
@@ -30,7 +30,8 @@ std::vector<Vector> LoadAll() {
       {"87a", "iso87a"}, {"87b", "iso87b"}, {"93a", "iso93a"}, {"93b", "iso93b"}};
   for (const auto& [file, dialect] : files) {
     int i = 0;
-    for (auto& line : testing::ReadLines(testing::DataPath("jpos/" + std::string(file) + ".jsonl"))) {
+    for (auto& line :
+         testing::ReadLines(testing::DataPath("jpos/" + std::string(file) + ".jsonl"))) {
       out.push_back({dialect, std::string(file) + "_" + std::to_string(i++), std::move(line)});
     }
   }

@@ -1,8 +1,8 @@
 #include "iso8583/json.h"
 
-#include <boost/json.hpp>
-
 #include <gtest/gtest.h>
+
+#include <boost/json.hpp>
 
 #include "iso8583/codec.h"
 #include "tests/iso8583/test_util.h"
@@ -22,7 +22,10 @@ Message Sample() {
   m.Set(41, "TERM0001");
   m.Set(52, Bytes("0123456789ABCDEF"));
   // 9F02 amount, then a 77 template holding 9F27 and 9F26.
-  m.Set(55, Bytes("9F0206000000001000" "770F" "9F270180" "9F2608A1B2C3D4E5F60718"));
+  m.Set(55, Bytes("9F0206000000001000"
+                  "770F"
+                  "9F270180"
+                  "9F2608A1B2C3D4E5F60718"));
   return m;
 }
 

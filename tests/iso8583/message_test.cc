@@ -1,8 +1,8 @@
 #include "iso8583/message.h"
 
-#include <vector>
-
 #include <gtest/gtest.h>
+
+#include <vector>
 
 namespace sy::iso8583 {
 namespace {

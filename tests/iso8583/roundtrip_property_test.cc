@@ -1,9 +1,9 @@
 // Property: for random valid messages in every shipped dialect (and one exotic one),
 // Unpack(Pack(m)) == m and Pack(Unpack(Pack(m))) == Pack(m).
 
-#include <random>
-
 #include <gtest/gtest.h>
+
+#include <random>
 
 #include "iso8583/codec.h"
 #include "tests/iso8583/test_util.h"
@@ -18,7 +18,8 @@ std::string RandomValue(const FieldSpec& f, std::mt19937& rng) {
   const int len = f.is_fixed() ? f.max_length : pick(0, max);
   std::string v;
   v.reserve(static_cast<std::size_t>(len));
-  static constexpr std::string_view kAlpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz ";
+  static constexpr std::string_view kAlpha =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz ";
   for (int i = 0; i < len; ++i) {
     switch (f.type) {
       case FieldType::kNumeric:
