@@ -9,9 +9,12 @@
 //   FrameReader reader({.kind = FrameKind::kNac, .tpdu = true});
 //   auto [ec, n] = co_await socket.async_read_some(asio::buffer(reader.Prepare(4096)), token);
 //   reader.Commit(n);
-//   while (auto frame = reader.Next(); frame && *frame) { Handle((*frame)->tpdu,
-//   (*frame)->message); }
-//   // frame.has_error(): close the connection (kFrameTooLarge, kBadFrameLength).
+//   while (true) {
+//     Result<std::optional<Frame>> frame = reader.Next();
+//     if (!frame) return Close(frame.error());  // kFrameTooLarge, kBadFrameLength
+//     if (!*frame) break;                       // wait for more bytes
+//     Handle((*frame)->tpdu, (*frame)->message);
+//   }
 //
 //   Tpdu reply_tpdu = request_tpdu.SwapForReply();
 //   std::vector<std::uint8_t> out;

@@ -16,8 +16,8 @@
 //
 //   std::vector<std::uint8_t> out;
 //   TlvWriter w(out);
-//   (void)w.Add(0x91, arpc);  // real code checks every Result
-//   (void)w.Begin(0x71); (void)w.Add(0x9F18, script_id); (void)w.Add(0x86, command); (void)w.End();
+//   if (Result<void> r = w.Add(0x91, arpc); !r) return r.error();
+//   // then Begin(0x71), Add(0x9F18, script_id), Add(0x86, command), End(), each checked alike.
 
 #include <cstddef>
 #include <cstdint>
