@@ -147,8 +147,7 @@ void PrintText(const Dialect& d, const Message& m, bool unmask, std::ostream& os
       shown = "'" + shown + "'";
     }
     std::string type = TypeName(f.type);
-    type += f.is_fixed() ? std::to_string(f.max_length)
-                         : ".." + std::to_string(f.max_length);
+    type += f.is_fixed() ? std::to_string(f.max_length) : ".." + std::to_string(f.max_length);
     os << std::setw(4) << n << "  " << std::left << std::setw(8) << type << std::right << " "
        << shown << "  " << f.name << "\n";
   }
@@ -188,8 +187,7 @@ int Decode(Args args, Io& io) {
               "block); use it only with test cards\n";
   }
   if (o.json) {
-    io.out << boost::json::serialize(iso8583::ToJson(**dialect, msg, {.unmask = o.unmask}))
-           << "\n";
+    io.out << boost::json::serialize(iso8583::ToJson(**dialect, msg, {.unmask = o.unmask})) << "\n";
   } else {
     PrintText(**dialect, msg, o.unmask, io.out);
   }

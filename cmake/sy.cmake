@@ -9,7 +9,10 @@
 add_custom_target(sy_fuzzers)
 add_custom_target(sy_benchmarks)
 
-set(SY_WARNINGS -Wall -Wextra -Werror -Werror=unused-result -Wno-missing-field-initializers)
+# -Wno-mismatched-new-delete: GCC 12 reports Asio's awaitable frames (which have their own
+# operator new/delete) as mismatched when it inlines them; a known false positive.
+set(SY_WARNINGS -Wall -Wextra -Werror -Werror=unused-result -Wno-missing-field-initializers
+    -Wno-mismatched-new-delete)
 
 function(sy_apply_common target)
   target_compile_options(${target} PRIVATE ${SY_WARNINGS})
@@ -70,4 +73,19 @@ function(sy_benchmark)
   sy_apply_common(${SY_NAME})
   target_link_libraries(${SY_NAME} PRIVATE ${SY_DEPS} benchmark::benchmark)
   add_dependencies(sy_benchmarks ${SY_NAME})
+endfunction()
+
+# sy_embed_text(OUT_VAR SYMBOL file): generates a source file defining
+# `std::string_view sy::embedded::SYMBOL()` with the file's text; appends its path to OUT_VAR.
+function(sy_embed_text out_var symbol input)
+  get_filename_component(abs "${input}" ABSOLUTE)
+  set(out "${CMAKE_CURRENT_BINARY_DIR}/embedded_${symbol}.cc")
+  add_custom_command(
+    OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DINPUT=${abs} -DOUT=${out} -DSYMBOL=${symbol}
+            -P ${PROJECT_SOURCE_DIR}/cmake/embed_text.cmake
+    DEPENDS ${abs} ${PROJECT_SOURCE_DIR}/cmake/embed_text.cmake
+    COMMENT "Embedding ${input}"
+    VERBATIM)
+  set(${out_var} ${${out_var}} ${out} PARENT_SCOPE)
 endfunction()

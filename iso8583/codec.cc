@@ -69,7 +69,7 @@ Error BadCharError(const FieldSpec& f, std::size_t index) noexcept {
     return Error::kBadSign;
   }
   return f.type == FieldType::kNumeric || f.type == FieldType::kAmount ? Error::kNonDigit
-                                                                        : Error::kBadCharacter;
+                                                                       : Error::kBadCharacter;
 }
 
 // Bytes on the wire for a value of `units` digits, characters or bytes.
@@ -216,8 +216,7 @@ Result<void> DecodeField(const FieldSpec& f, int n, Reader& in, Message& out) {
       return Fail(Error::kBadLengthPrefix, n, start);
     }
     if (units > f.max_length) {
-      return Fail(Error::kLengthOverMax, n, start, static_cast<std::uint32_t>(units),
-                  f.max_length);
+      return Fail(Error::kLengthOverMax, n, start, static_cast<std::uint32_t>(units), f.max_length);
     }
     in.Skip(pw);
   }
@@ -538,8 +537,8 @@ Result<void> Unpack(const Dialect& d, std::string_view data, Message& out) {
                   static_cast<std::uint32_t>(in.left()));
     }
     for (int i = 0; i < 4; ++i) {
-      const unsigned char c = d.mti_encoding() == Encoding::kEbcdic ? kEbcdicToAscii[in.here()[i]]
-                                                                     : in.here()[i];
+      const unsigned char c =
+          d.mti_encoding() == Encoding::kEbcdic ? kEbcdicToAscii[in.here()[i]] : in.here()[i];
       if (!IsDigit(c)) {
         return Fail(Error::kBadMti, CodecError::kMtiField, static_cast<std::size_t>(i));
       }

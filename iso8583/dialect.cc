@@ -127,15 +127,17 @@ FieldSpec ParseField(const YAML::Node& node, const std::string& path) {
   if (!node[size_key]) {
     throw LoadFailure{path + "." + size_key + ": missing"};
   }
-  f.max_length = static_cast<std::uint16_t>(ParseInt(node[size_key], path + "." + size_key, 1, 9999));
+  f.max_length =
+      static_cast<std::uint16_t>(ParseInt(node[size_key], path + "." + size_key, 1, 9999));
   if (f.type == FieldType::kAmount && f.max_length < 2) {
     throw LoadFailure{path + ".size: an amount needs a sign and at least one digit"};
   }
 
-  const bool digits = f.type == FieldType::kNumeric || f.type == FieldType::kTrack ||
-                      f.type == FieldType::kAmount;
-  f.encoding = node["encoding"] ? Lookup(kEncodings, node["encoding"], path + ".encoding")
-                                : (f.type == FieldType::kBinary ? Encoding::kBinary : Encoding::kAscii);
+  const bool digits =
+      f.type == FieldType::kNumeric || f.type == FieldType::kTrack || f.type == FieldType::kAmount;
+  f.encoding = node["encoding"]
+                   ? Lookup(kEncodings, node["encoding"], path + ".encoding")
+                   : (f.type == FieldType::kBinary ? Encoding::kBinary : Encoding::kAscii);
   if (f.encoding == Encoding::kBcd && !digits) {
     throw LoadFailure{path + ".encoding: bcd needs type n, z or xn"};
   }

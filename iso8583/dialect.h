@@ -24,27 +24,26 @@
 // pad_nibble 0|F (default 0); sensitivity none|pan|track|pin_block|secret (default none).
 
 #include <array>
+#include <boost/assert/source_location.hpp>
+#include <boost/system/result.hpp>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
-#include <boost/assert/source_location.hpp>
-#include <boost/system/result.hpp>
-
 namespace sy::iso8583 {
 
 inline constexpr int kMaxField = 192;  // with a tertiary bitmap
 
 enum class FieldType : std::uint8_t {
-  kNumeric,      // n: digits 0-9
-  kAlpha,        // a: letters and space
-  kAlphaNumeric, // an: letters, digits and space
-  kText,         // ans: any character but control characters (0x00-0x1F, 0x7F)
-  kBinary,       // b: any byte
-  kTrack,        // z: track 2/3 data, digits and the separator '=' ('D' also in text encodings)
-  kAmount,       // x+n: sign C (credit) or D (debit), then digits
+  kNumeric,       // n: digits 0-9
+  kAlpha,         // a: letters and space
+  kAlphaNumeric,  // an: letters, digits and space
+  kText,          // ans: any character but control characters (0x00-0x1F, 0x7F)
+  kBinary,        // b: any byte
+  kTrack,         // z: track 2/3 data, digits and the separator '=' ('D' also in text encodings)
+  kAmount,        // x+n: sign C (credit) or D (debit), then digits
 };
 
 enum class LengthType : std::uint8_t { kFixed, kLl, kLll, kLlll };
@@ -71,7 +70,7 @@ struct FieldSpec {
   Side bcd_pad = Side::kLeft;            // the pad nibble's side when a BCD digit count is odd
   std::uint8_t pad_nibble = 0;           // 0x0 or 0xF
   Sensitivity sensitivity = Sensitivity::kNone;
-  std::uint16_t max_length = 0;          // the size (fixed) or maximum (variable), in value units
+  std::uint16_t max_length = 0;  // the size (fixed) or maximum (variable), in value units
   std::string name;
 
   [[nodiscard]] bool is_fixed() const noexcept { return length_type == LengthType::kFixed; }

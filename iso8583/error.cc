@@ -74,7 +74,8 @@ std::string CodecError::Describe() const {
   } else {
     out = "message";
   }
-  out += " at byte " + std::to_string(offset) + ": " + Iso8583Category().message(static_cast<int>(code));
+  out += " at byte " + std::to_string(offset) + ": " +
+         Iso8583Category().message(static_cast<int>(code));
   if (actual != 0 || limit != 0) {
     out += " (" + std::to_string(actual) + " vs " + std::to_string(limit) + ")";
   }

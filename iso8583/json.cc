@@ -168,13 +168,13 @@ boost::system::result<void, JsonError> FromJson(const boost::json::object& json,
     const boost::json::value& v = kv.value();
     if (v.is_string()) {
       if (!Utf8ToLatin1(v.get_string(), bytes)) {
-        return JsonError{"field " + std::string(key) +
-                         ": text has characters outside ISO-8859-1"};
+        return JsonError{"field " + std::string(key) + ": text has characters outside ISO-8859-1"};
       }
     } else if (v.is_object() && v.get_object().size() == 1 && v.get_object().contains("bin") &&
                v.get_object().at("bin").is_string()) {
       if (!FromHex(v.get_object().at("bin").get_string(), bytes)) {
-        return JsonError{"field " + std::string(key) + ": \"bin\" is not an even number of hex digits"};
+        return JsonError{"field " + std::string(key) +
+                         ": \"bin\" is not an even number of hex digits"};
       }
     } else {
       return JsonError{"field " + std::string(key) + ": value must be a string or {\"bin\": HEX}"};

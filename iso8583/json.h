@@ -7,10 +7,9 @@
 // captured messages (`switchyard iso8583 decode|encode`), and how the differential tests compare
 // against jPOS.
 
-#include <string>
-
 #include <boost/json/object.hpp>
 #include <boost/system/result.hpp>
+#include <string>
 
 #include "iso8583/dialect.h"
 #include "iso8583/message.h"

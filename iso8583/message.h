@@ -3,7 +3,8 @@
 // An ISO 8583 message: an MTI and up to 192 field values, each held as the field's value (digits,
 // text, or raw bytes for type b) rather than its wire form. Unpack fills a Message with views into
 // the input where the wire form is the value, and with decoded copies in the message's own arena
-// otherwise; a Message that is reused (Reset, then Unpack or Set) allocates nothing in steady state.
+// otherwise; a Message that is reused (Reset, then Unpack or Set) allocates nothing in steady
+// state.
 //
 //   sy::iso8583::Message m;
 //   m.SetMti("0200");

@@ -1,8 +1,8 @@
+#include <gtest/gtest.h>
+
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "cli/commands.h"
 
@@ -26,22 +26,29 @@ Outcome Iso8583(std::vector<std::string_view> args, const std::string& stdin_tex
 
 // An iso87b 0200 with PAN, processing code, amount, STAN, terminal id and a PIN block.
 constexpr std::string_view kPurchase =
-    "0200" "7020000000801000" "16" "4761739001010010" "000000" "000000001000" "000123"
-    "5445524D30303031" "0123456789ABCDEF";
+    "0200"
+    "7020000000801000"
+    "16"
+    "4761739001010010"
+    "000000"
+    "000000001000"
+    "000123"
+    "5445524D30303031"
+    "0123456789ABCDEF";
 
 TEST(Iso8583CommandTest, DecodesToCorpusShapedJsonWithCardDataMasked) {
   const Outcome r = Iso8583({"decode", "--dialect", "iso87b", "--hex", kPurchase, "--json"});
   ASSERT_EQ(r.status, kExitOk) << r.err;
-  EXPECT_EQ(r.out,
-            R"({"0":"0200","2":"476173******0010","3":"000000","4":"000000001000",)"
-            R"("11":"000123","41":"TERM0001","52":{"bin":"****************"}})"
-            "\n");
+  EXPECT_EQ(r.out, R"({"0":"0200","2":"476173******0010","3":"000000","4":"000000001000",)"
+                   R"("11":"000123","41":"TERM0001","52":{"bin":"****************"}})"
+                   "\n");
   EXPECT_EQ(r.out.find("4761739001010010"), std::string::npos);
   EXPECT_TRUE(r.err.empty());
 }
 
 TEST(Iso8583CommandTest, UnmaskWarnsOnStderr) {
-  const Outcome r = Iso8583({"decode", "--dialect", "iso87b", "--hex", kPurchase, "--json", "--unmask"});
+  const Outcome r =
+      Iso8583({"decode", "--dialect", "iso87b", "--hex", kPurchase, "--json", "--unmask"});
   ASSERT_EQ(r.status, kExitOk);
   EXPECT_NE(r.out.find("\"2\":\"4761739001010010\""), std::string::npos);
   EXPECT_NE(r.out.find("0123456789ABCDEF"), std::string::npos);
@@ -57,8 +64,8 @@ TEST(Iso8583CommandTest, PrintsReadableTextByDefault) {
 }
 
 TEST(Iso8583CommandTest, EncodesJsonBackToTheSameHex) {
-  const Outcome dec = Iso8583({"decode", "--dialect", "iso87b", "--hex", kPurchase, "--json",
-                           "--unmask"});
+  const Outcome dec =
+      Iso8583({"decode", "--dialect", "iso87b", "--hex", kPurchase, "--json", "--unmask"});
   ASSERT_EQ(dec.status, kExitOk);
   const Outcome enc = Iso8583({"encode", "--dialect", "iso87b"}, dec.out);
   ASSERT_EQ(enc.status, kExitOk) << enc.err;
@@ -66,7 +73,8 @@ TEST(Iso8583CommandTest, EncodesJsonBackToTheSameHex) {
 }
 
 TEST(Iso8583CommandTest, NamesTheFieldThatFailsToDecode) {
-  const Outcome r = Iso8583({"decode", "--dialect", "iso87b", "--hex", "0200200000000000000000A000"});
+  const Outcome r =
+      Iso8583({"decode", "--dialect", "iso87b", "--hex", "0200200000000000000000A000"});
   EXPECT_EQ(r.status, kExitFailure);
   EXPECT_NE(r.err.find("field 3 at byte 10"), std::string::npos) << r.err;
 }
