@@ -26,4 +26,10 @@ inline constexpr int kExitUsage = 2;    // the command line is wrong
 // switchyard iso8583 decode|encode|dialects ...
 int RunIso8583(Args args, Io& io);
 
+// switchyard journal show|inflight|saf|verify|prune --data DIR ...
+int RunJournal(Args args, Io& io);
+
+// switchyard keys ipek|dukpt|kcv|pinblock|mac|generate|combine|translate ...
+int RunKeys(Args args, Io& io);
+
 }  // namespace sy::cli

@@ -1,0 +1,281 @@
+#include "crypto/internal/openssl_cipher.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/provider.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstring>
+#include <optional>
+
+namespace sy::crypto::internal {
+namespace {
+
+// Key variants, each a separately fetched EVP cipher.
+enum Variant : int { kDes = 0, kTdes2, kTdes3, kAes128, kAes192, kAes256, kVariantCount };
+
+constexpr std::array<std::array<const char*, 2>, kVariantCount> kNames = {{
+    {"DES-ECB", "DES-CBC"},
+    {"DES-EDE-ECB", "DES-EDE-CBC"},
+    {"DES-EDE3-ECB", "DES-EDE3-CBC"},
+    {"AES-128-ECB", "AES-128-CBC"},
+    {"AES-192-ECB", "AES-192-CBC"},
+    {"AES-256-ECB", "AES-256-CBC"},
+}};
+
+// Single DES lives in OpenSSL 3's legacy provider. We load "legacy" and "default" into a private
+// library context (OSSL_LIB_CTX) so the process-wide default context, which TLS uses, is left
+// exactly as it was. If the legacy module is missing, single DES is computed as TDES with
+// K1 = K2 = K3, which is the same function (E(K) D(K) E(K) = E(K)); it is merely 3x slower.
+struct Library {
+  OSSL_LIB_CTX* libctx = nullptr;
+  std::array<std::array<EVP_CIPHER*, 2>, kVariantCount> ciphers{};
+  bool native_des = false;
+};
+
+Library Load() {
+  Library lib;
+  lib.libctx = OSSL_LIB_CTX_new();
+  if (lib.libctx != nullptr) {
+    OSSL_PROVIDER* def = OSSL_PROVIDER_load(lib.libctx, "default");
+    OSSL_PROVIDER* legacy = OSSL_PROVIDER_load(lib.libctx, "legacy");
+    (void)def;  // providers stay loaded for the life of the process
+    lib.native_des = legacy != nullptr;
+  }
+  for (int v = 0; v < kVariantCount; ++v) {
+    for (int m = 0; m < 2; ++m) {
+      if (v == kDes && !lib.native_des) {
+        continue;
+      }
+      lib.ciphers[v][m] = EVP_CIPHER_fetch(lib.libctx, kNames[v][m], nullptr);
+    }
+  }
+  if (lib.native_des && (lib.ciphers[kDes][0] == nullptr || lib.ciphers[kDes][1] == nullptr)) {
+    lib.native_des = false;
+  }
+  return lib;
+}
+
+const Library& Lib() {
+  static const Library lib = Load();
+  return lib;
+}
+
+// One context per (variant, mode, direction) per thread; only the key and IV change per call.
+struct ThreadContexts {
+  std::array<EVP_CIPHER_CTX*, kVariantCount * 2 * 2> ctx{};
+  ~ThreadContexts() {
+    for (EVP_CIPHER_CTX* c : ctx) {
+      EVP_CIPHER_CTX_free(c);  // also cleanses the key schedule
+    }
+  }
+};
+
+thread_local ThreadContexts tls_contexts;
+
+bool ResolveVariant(BlockCipher cipher, std::size_t key_size, Variant& v) {
+  switch (cipher) {
+    case BlockCipher::kDes:
+      v = kDes;
+      return key_size == 8;
+    case BlockCipher::kTdes:
+      v = key_size == 16 ? kTdes2 : kTdes3;
+      return key_size == 16 || key_size == 24;
+    case BlockCipher::kAes:
+      v = key_size == 16 ? kAes128 : key_size == 24 ? kAes192 : kAes256;
+      return key_size == 16 || key_size == 24 || key_size == 32;
+  }
+  return false;
+}
+
+// Returns a context keyed for the call, or nullptr.
+EVP_CIPHER_CTX* Prepare(Variant v, Mode mode, bool encrypt, const std::uint8_t* key,
+                        const std::uint8_t* iv) {
+  const Library& lib = Lib();
+  const int m = mode == Mode::kCbc ? 1 : 0;
+  EVP_CIPHER* cipher = lib.ciphers[v][m];
+  if (cipher == nullptr) {
+    return nullptr;
+  }
+  EVP_CIPHER_CTX*& slot = tls_contexts.ctx[(v * 2 + m) * 2 + (encrypt ? 1 : 0)];
+  const bool fresh = slot == nullptr;
+  if (fresh) {
+    slot = EVP_CIPHER_CTX_new();
+    if (slot == nullptr) {
+      return nullptr;
+    }
+  }
+  if (EVP_CipherInit_ex2(slot, fresh ? cipher : nullptr, key, iv, encrypt ? 1 : 0, nullptr) != 1) {
+    return nullptr;
+  }
+  EVP_CIPHER_CTX_set_padding(slot, 0);
+  return slot;
+}
+
+// For single DES without the legacy provider: K || K || K as a three-key TDES key.
+struct DesAsTdes {
+  std::array<std::uint8_t, 24> key{};
+  explicit DesAsTdes(std::span<const std::uint8_t> k) {
+    for (int i = 0; i < 3; ++i) {
+      std::memcpy(key.data() + 8 * i, k.data(), 8);
+    }
+  }
+  ~DesAsTdes() { OPENSSL_cleanse(key.data(), key.size()); }
+};
+
+}  // namespace
+
+Result<void> Crypt(BlockCipher cipher, Mode mode, bool encrypt, std::span<const std::uint8_t> key,
+                   std::span<const std::uint8_t> iv, std::span<const std::uint8_t> in,
+                   std::span<std::uint8_t> out) {
+  Variant v{};
+  if (!ResolveVariant(cipher, key.size(), v)) {
+    return Error::kBadKeyLength;
+  }
+  const std::size_t block = BlockSize(cipher);
+  if (in.size() != out.size() || in.size() % block != 0 || in.size() > INT_MAX / 2) {
+    return Error::kBadInputLength;
+  }
+  if (mode == Mode::kCbc && iv.size() != block) {
+    return Error::kBadInputLength;
+  }
+  if (in.empty()) {
+    return {};
+  }
+  const std::uint8_t* key_ptr = key.data();
+  std::optional<DesAsTdes> widened;
+  if (v == kDes && !Lib().native_des) {
+    widened.emplace(key);
+    key_ptr = widened->key.data();
+    v = kTdes3;
+  }
+  EVP_CIPHER_CTX* ctx =
+      Prepare(v, mode, encrypt, key_ptr, mode == Mode::kCbc ? iv.data() : nullptr);
+  if (ctx == nullptr) {
+    return Error::kCipherFailure;
+  }
+  int outl = 0;
+  if (EVP_CipherUpdate(ctx, out.data(), &outl, in.data(), static_cast<int>(in.size())) != 1 ||
+      static_cast<std::size_t>(outl) != in.size()) {
+    return Error::kCipherFailure;
+  }
+  return {};
+}
+
+namespace {
+
+// Runs CBC encryption of `in` through `ctx` (already keyed), keeping the last ciphertext block.
+bool CbcFeed(EVP_CIPHER_CTX* ctx, std::span<const std::uint8_t> in, std::size_t block,
+             std::uint8_t* last) {
+  std::array<std::uint8_t, 512> scratch;
+  std::size_t done = 0;
+  bool ok = true;
+  while (done < in.size()) {
+    const std::size_t n = std::min(scratch.size(), in.size() - done);
+    int outl = 0;
+    if (EVP_CipherUpdate(ctx, scratch.data(), &outl, in.data() + done, static_cast<int>(n)) != 1 ||
+        static_cast<std::size_t>(outl) != n) {
+      ok = false;
+      break;
+    }
+    done += n;
+    if (done == in.size()) {
+      std::memcpy(last, scratch.data() + n - block, block);
+    }
+  }
+  // Intermediate chaining values are as sensitive as the MAC itself.
+  OPENSSL_cleanse(scratch.data(), scratch.size());
+  return ok;
+}
+
+}  // namespace
+
+Result<void> CbcMacBlocks(BlockCipher cipher, std::span<const std::uint8_t> key,
+                          std::span<const std::uint8_t> iv, std::span<const std::uint8_t> data,
+                          std::span<const std::uint8_t> tail, std::span<std::uint8_t> last) {
+  Variant v{};
+  if (!ResolveVariant(cipher, key.size(), v)) {
+    return Error::kBadKeyLength;
+  }
+  const std::size_t block = BlockSize(cipher);
+  if (data.size() % block != 0 || tail.size() % block != 0 || iv.size() != block ||
+      last.size() != block || data.size() > INT_MAX / 2) {
+    return Error::kBadInputLength;
+  }
+  std::memcpy(last.data(), iv.data(), block);
+  if (data.empty() && tail.empty()) {
+    return {};
+  }
+  const std::uint8_t* key_ptr = key.data();
+  std::optional<DesAsTdes> widened;
+  if (v == kDes && !Lib().native_des) {
+    widened.emplace(key);
+    key_ptr = widened->key.data();
+    v = kTdes3;
+  }
+  EVP_CIPHER_CTX* ctx = Prepare(v, Mode::kCbc, true, key_ptr, iv.data());
+  if (ctx == nullptr || !CbcFeed(ctx, data, block, last.data()) ||
+      !CbcFeed(ctx, tail, block, last.data())) {
+    OPENSSL_cleanse(last.data(), last.size());
+    return Error::kCipherFailure;
+  }
+  return {};
+}
+
+Result<void> Cmac(BlockCipher cipher, std::span<const std::uint8_t> key,
+                  std::span<const std::uint8_t> data, std::span<std::uint8_t> mac) {
+  Variant v{};
+  if (cipher == BlockCipher::kDes || !ResolveVariant(cipher, key.size(), v)) {
+    return Error::kBadKeyLength;
+  }
+  const std::size_t n = BlockSize(cipher);
+  if (n > 16 || mac.size() != n || data.size() > INT_MAX / 2) {
+    return Error::kBadInputLength;
+  }
+  static constexpr std::array<std::uint8_t, 16> kZero{};
+  const auto zero = std::span(kZero).first(n);
+  EVP_CIPHER_CTX* ctx = Prepare(v, Mode::kCbc, true, key.data(), kZero.data());
+  if (ctx == nullptr) {
+    return Error::kCipherFailure;
+  }
+  // NIST SP 800-38B 6.1: L = CIPH_K(0^b); K1 = dbl(L); K2 = dbl(K1), with R_128 = 0x87 and
+  // R_64 = 0x1B.
+  std::array<std::uint8_t, 16> subkey{};
+  std::array<std::uint8_t, 16> last{};
+  bool ok = CbcFeed(ctx, zero, n, subkey.data());
+  const std::uint8_t rb = n == 16 ? 0x87 : 0x1B;
+  const auto dbl = [n, rb](std::array<std::uint8_t, 16>& k) {
+    const std::uint8_t carry = k[0] >> 7;
+    for (std::size_t i = 0; i + 1 < n; ++i) {
+      k[i] = static_cast<std::uint8_t>((k[i] << 1) | (k[i + 1] >> 7));
+    }
+    k[n - 1] = static_cast<std::uint8_t>((k[n - 1] << 1) ^ (carry ? rb : 0x00));
+  };
+  // NIST SP 800-38B 6.2: the last block is complete (XOR K1) or padded with 10* (XOR K2).
+  const bool complete = !data.empty() && data.size() % n == 0;
+  const std::size_t prefix = complete ? data.size() - n : data.size() - data.size() % n;
+  dbl(subkey);
+  if (!complete) {
+    dbl(subkey);
+  }
+  const std::size_t rest = data.size() - prefix;
+  for (std::size_t i = 0; i < n && i < last.size(); ++i) {
+    const std::uint8_t m = i < rest ? data[prefix + i] : (i == rest ? 0x80 : 0x00);
+    last[i] = m ^ subkey[i];
+  }
+  // Restart the chain from a zero IV without a new key schedule.
+  ok = ok && EVP_CipherInit_ex2(ctx, nullptr, nullptr, kZero.data(), 1, nullptr) == 1;
+  ok = ok && CbcFeed(ctx, data.first(prefix), n, mac.data());
+  ok = ok && CbcFeed(ctx, std::span(last).first(n), n, mac.data());
+  OPENSSL_cleanse(subkey.data(), subkey.size());
+  OPENSSL_cleanse(last.data(), last.size());
+  if (!ok) {
+    OPENSSL_cleanse(mac.data(), mac.size());
+    return Error::kCipherFailure;
+  }
+  return {};
+}
+
+}  // namespace sy::crypto::internal

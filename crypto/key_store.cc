@@ -1,0 +1,280 @@
+#include "crypto/key_store.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "crypto/dukpt_aes.h"
+#include "crypto/dukpt_tdes.h"
+#include "crypto/hex.h"
+#include "crypto/internal/openssl_util.h"
+#include "crypto/pin_translate.h"
+#include "crypto/tr31.h"
+
+namespace sy::crypto {
+namespace {
+
+struct KindInfo {
+  KeyKind kind;
+  std::string_view name;
+  char mode;  // TR-31 mode of use the key is stored with
+};
+
+constexpr KindInfo kKinds[] = {
+    {KeyKind::kBdk, "BDK", 'X'},  // key derivation
+    {KeyKind::kTmk, "TMK", 'B'},  // wrap and unwrap working keys
+    {KeyKind::kZpk, "ZPK", 'B'},  // encipher and decipher PIN blocks
+    {KeyKind::kZak, "ZAK", 'C'},  // generate and verify MACs
+    {KeyKind::kDataKey, "DATA", 'B'},
+};
+
+const KindInfo& InfoOf(KeyKind k) {
+  for (const auto& i : kKinds) {
+    if (i.kind == k) {
+      return i;
+    }
+  }
+  return kKinds[0];
+}
+
+// X9.143 key usages: B0 BDK, K0 key encryption, P0 PIN encryption, M3 ISO 9797-1 algorithm 3
+// (TDES) / M6 ISO 9797-1:2011 algorithm 5 = CMAC (AES), D0 data encryption.
+std::string UsageOf(KeyKind k, KeyAlgorithm a) {
+  switch (k) {
+    case KeyKind::kBdk:
+      return "B0";
+    case KeyKind::kTmk:
+      return "K0";
+    case KeyKind::kZpk:
+      return "P0";
+    case KeyKind::kZak:
+      return a == KeyAlgorithm::kAes ? "M6" : "M3";
+    case KeyKind::kDataKey:
+      return "D0";
+  }
+  return "00";
+}
+
+Result<Kcv> KcvOf(KeyAlgorithm a, const SecretBytes& key) {
+  return a == KeyAlgorithm::kAes ? AesKcv(key) : TdesKcv(key);
+}
+
+}  // namespace
+
+std::string KeyStoreError::Describe() const {
+  std::string out = key_id.empty() ? "key file" : "key '" + key_id + "'";
+  if (line != 0) {
+    out += " (line " + std::to_string(line) + ")";
+  }
+  return out + ": " + make_error_code(code).message();
+}
+
+void throw_exception_from_error(const KeyStoreError& e, const boost::source_location&) {
+  throw std::runtime_error(e.Describe());
+}
+
+Result<SecretBytes> SoftwareKeyStore::LoadMasterKey(const char* env_var, const std::string& path) {
+  std::string text;
+  if (const char* v = std::getenv(env_var); v != nullptr && *v != '\0') {
+    text = v;
+  } else {
+    std::ifstream in(path);
+    if (!in) {
+      return Error::kBadInputLength;
+    }
+    std::getline(in, text);
+  }
+  const auto first = text.find_first_not_of(" \t\r\n");
+  const auto last = text.find_last_not_of(" \t\r\n");
+  const std::string_view hex = first == std::string::npos
+                                   ? std::string_view()
+                                   : std::string_view(text).substr(first, last - first + 1);
+  auto key = SecretFromHex(hex);
+  WipeString(text);
+  if (!key) {
+    return key.error();
+  }
+  if (!IsValidKeySize(KeyAlgorithm::kAes, key->size())) {
+    return Error::kBadKeyLength;
+  }
+  return key;
+}
+
+boost::system::result<SoftwareKeyStore, KeyStoreError> SoftwareKeyStore::Load(
+    const SecretBytes& master_key, std::string_view file_text) {
+  if (!IsValidKeySize(KeyAlgorithm::kAes, master_key.size())) {
+    return KeyStoreError{Error::kBadKeyLength, "", 0};
+  }
+  SoftwareKeyStore store(master_key.Clone());
+  std::istringstream in{std::string(file_text)};
+  std::string line;
+  std::size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (const auto hash = line.find('#'); hash != std::string::npos) {
+      line.resize(hash);
+    }
+    std::istringstream fields(line);
+    std::string id, kind_name, kcv_hex, block, extra;
+    if (!(fields >> id)) {
+      continue;  // blank or comment
+    }
+    if (!(fields >> kind_name >> kcv_hex >> block) || (fields >> extra)) {
+      return KeyStoreError{Error::kBadKeyFile, id, number};
+    }
+    const KindInfo* info = nullptr;
+    for (const auto& k : kKinds) {
+      if (k.name == kind_name) {
+        info = &k;
+      }
+    }
+    if (info == nullptr || store.keys_.count(id) != 0) {
+      return KeyStoreError{Error::kBadKeyFile, id, number};
+    }
+    const char algo_char = block.size() > 7 ? block[7] : '?';
+    const KeyAlgorithm algorithm = algo_char == 'A' ? KeyAlgorithm::kAes : KeyAlgorithm::kTdes;
+    const std::string usage = UsageOf(info->kind, algorithm);
+    const char mode[2] = {info->mode, '\0'};
+    auto unwrapped = UnwrapKeyBlock(
+        store.master_, block,
+        {.usage = usage, .algorithm = algorithm == KeyAlgorithm::kAes ? 'A' : 'T', .modes = mode});
+    if (!unwrapped) {
+      return KeyStoreError{static_cast<Error>(unwrapped.error().value()), id, number};
+    }
+    if (!IsValidKeySize(algorithm, unwrapped->key.size())) {
+      return KeyStoreError{Error::kBadKeyLength, id, number};
+    }
+    auto kcv = KcvOf(algorithm, unwrapped->key);
+    auto expected = FromHex(kcv_hex);
+    if (!kcv || !expected || expected->size() != kcv->size() ||
+        !internal::ConstantTimeEqual(*kcv, *expected)) {
+      return KeyStoreError{Error::kKcvMismatch, id, number};
+    }
+    store.keys_.emplace(id, Entry{info->kind, algorithm, std::move(unwrapped->key), *kcv, block});
+  }
+  return store;
+}
+
+Result<void> SoftwareKeyStore::AddKey(const std::string& id, KeyKind kind, KeyAlgorithm algorithm,
+                                      const SecretBytes& key) {
+  if (id.empty() || id.find_first_of(" \t\r\n#") != std::string::npos) {
+    return Error::kBadKeyFile;
+  }
+  if (!IsValidKeySize(algorithm, key.size())) {
+    return Error::kBadKeyLength;
+  }
+  auto kcv = KcvOf(algorithm, key);
+  if (!kcv) {
+    return kcv.error();
+  }
+  KeyBlockHeader header{.version = 'D',
+                        .usage = UsageOf(kind, algorithm),
+                        .algorithm = algorithm == KeyAlgorithm::kAes ? 'A' : 'T',
+                        .mode_of_use = InfoOf(kind).mode,
+                        .key_version = "00",
+                        .exportability = 'N'};
+  auto block = WrapKeyBlock(master_, header, key, SystemRandom());
+  if (!block) {
+    return block.error();
+  }
+  keys_[id] = Entry{kind, algorithm, key.Clone(), *kcv, std::move(*block)};
+  return {};
+}
+
+std::string SoftwareKeyStore::Serialize() const {
+  std::string out =
+      "# switchyard key store: <id> <kind> <kcv> <TR-31 key block under the master key>\n";
+  for (const auto& [id, e] : keys_) {
+    out += id + " " + std::string(InfoOf(e.kind).name) + " " + ToHex(e.kcv) + " " + e.block + "\n";
+  }
+  return out;
+}
+
+Result<const SoftwareKeyStore::Entry*> SoftwareKeyStore::Find(const std::string& id,
+                                                              KeyKind kind) const {
+  auto it = keys_.find(id);
+  if (it == keys_.end()) {
+    return Error::kUnknownKeyId;
+  }
+  if (it->second.kind != kind) {
+    return Error::kBadKeyUsage;
+  }
+  return &it->second;
+}
+
+Result<Mac8> SoftwareKeyStore::Mac(const Entry& zak, std::span<const std::uint8_t> data) const {
+  if (zak.algorithm == KeyAlgorithm::kTdes) {
+    return RetailMac(zak.key, data, MacPadding::kMethod1);
+  }
+  auto full = AesCmac(zak.key, data);
+  if (!full) {
+    return full.error();
+  }
+  Mac8 mac{};
+  std::copy_n(full->begin(), mac.size(), mac.begin());
+  return mac;
+}
+
+boost::asio::awaitable<Result<PinBlock>> SoftwareKeyStore::TranslateDukptPin(
+    std::string bdk_id, std::vector<std::uint8_t> ksn, PinBlockFormat format,
+    std::vector<std::uint8_t> block, std::string pan, std::string zpk_id) {
+  auto bdk = Find(bdk_id, KeyKind::kBdk);
+  if (!bdk) {
+    co_return bdk.error();
+  }
+  auto zpk = Find(zpk_id, KeyKind::kZpk);
+  if (!zpk) {
+    co_return zpk.error();
+  }
+  if ((*zpk)->algorithm != KeyAlgorithm::kTdes) {
+    co_return Error::kKeyTypeNotAllowed;  // issuers take format 0 under a TDES ZPK
+  }
+  if ((*bdk)->algorithm == KeyAlgorithm::kTdes) {
+    TdesDukptHostCache cache;
+    co_return TranslatePinFromTdesDukpt(cache, (*bdk)->key, ksn, format, block, pan, (*zpk)->key);
+  }
+  AesDukptHostCache cache;
+  co_return TranslatePinFromAesDukpt(cache, (*bdk)->key, ksn, format, block, pan, (*zpk)->key);
+}
+
+boost::asio::awaitable<Result<Mac8>> SoftwareKeyStore::GenerateMac(std::string zak_id,
+                                                                   std::vector<std::uint8_t> data) {
+  auto zak = Find(zak_id, KeyKind::kZak);
+  if (!zak) {
+    co_return zak.error();
+  }
+  co_return Mac(**zak, data);
+}
+
+boost::asio::awaitable<Result<void>> SoftwareKeyStore::VerifyMac(std::string zak_id,
+                                                                 std::vector<std::uint8_t> data,
+                                                                 std::vector<std::uint8_t> mac) {
+  auto zak = Find(zak_id, KeyKind::kZak);
+  if (!zak) {
+    co_return zak.error();
+  }
+  if (mac.size() < 4 || mac.size() > 8) {
+    co_return Error::kBadMacLength;
+  }
+  auto computed = Mac(**zak, data);
+  if (!computed) {
+    co_return computed.error();
+  }
+  const bool equal = internal::ConstantTimeEqual(std::span(computed->data(), mac.size()), mac);
+  internal::Cleanse(computed->data(), computed->size());
+  if (!equal) {
+    co_return Error::kMacMismatch;
+  }
+  co_return Result<void>();
+}
+
+boost::asio::awaitable<Result<Kcv>> SoftwareKeyStore::CheckValue(std::string id) {
+  auto it = keys_.find(id);
+  if (it == keys_.end()) {
+    co_return Error::kUnknownKeyId;
+  }
+  co_return it->second.kcv;
+}
+
+}  // namespace sy::crypto

@@ -1,0 +1,127 @@
+#pragma once
+
+// The key store: a software HSM. Keys (BDKs, terminal master keys, zone PIN keys, zone MAC keys,
+// data keys) are kept by id, each bound to its usage, and persisted only as TR-31 version D key
+// blocks under a master key (AES, from a file or an environment variable) — never in the clear on
+// disk. Callers never see a clear key: they ask for operations (translate a PIN, make or check a
+// MAC). The interface is awaitable so a PKCS#11 hardware HSM, which answers in milliseconds, can
+// replace the software one without touching callers.
+//
+//   auto store = SoftwareKeyStore::Load(master, std::string_view(file_text)).value();
+//   PinBlock out = co_await store.TranslateDukptPin("bdk-1", ksn, PinBlockFormat::kIso0, block,
+//                                                   pan, "zpk-visa");
+//
+// File format, one key per line ('#' starts a comment):
+//   <id> <kind> <kcv> <TR-31 key block>
+// kind is BDK, TMK, ZPK, ZAK or DATA; kcv is the 6-hex-digit check value of the clear key (TDES:
+// encrypt zeros; AES: CMAC), checked at load.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/assert/source_location.hpp>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crypto/cipher.h"
+#include "crypto/error.h"
+#include "crypto/kcv.h"
+#include "crypto/mac.h"
+#include "crypto/pin_block.h"
+#include "crypto/secret_bytes.h"
+
+namespace sy::crypto {
+
+enum class KeyKind { kBdk, kTmk, kZpk, kZak, kDataKey };
+
+// Why a key file did not load: the error, the id of the key at fault (empty when the line had no
+// id) and the 1-based line. Never contains key material.
+struct KeyStoreError {
+  Error code = Error::kBadKeyBlock;
+  std::string key_id;
+  std::size_t line = 0;
+  // "key 'zpk-visa' (line 3): key check value mismatch"
+  [[nodiscard]] std::string Describe() const;
+};
+
+[[noreturn]] void throw_exception_from_error(const KeyStoreError& e,
+                                             const boost::source_location& loc);
+
+// The operations a key store offers. Every method is a coroutine; implementations may suspend
+// (a hardware HSM round trip) or complete inline (software).
+class KeyService {
+ public:
+  virtual ~KeyService() = default;
+
+  // Deciphers a PIN block under the DUKPT PIN key of `bdk_id` for `ksn` (TDES: 10-byte KSN,
+  // formats 0/1/3; AES: 12-byte KSN, format 4 with an AES-128 PIN key) and re-enciphers it in
+  // format 0 under the ZPK `zpk_id`. kBadKeyUsage when the ids name keys of another kind.
+  virtual boost::asio::awaitable<Result<PinBlock>> TranslateDukptPin(
+      std::string bdk_id, std::vector<std::uint8_t> ksn, PinBlockFormat format,
+      std::vector<std::uint8_t> block, std::string pan, std::string zpk_id) = 0;
+
+  // ISO 9797-1 algorithm 3 (TDES ZAK, padding method 1) or AES-CMAC (AES ZAK, leftmost 8 bytes).
+  virtual boost::asio::awaitable<Result<Mac8>> GenerateMac(std::string zak_id,
+                                                           std::vector<std::uint8_t> data) = 0;
+  virtual boost::asio::awaitable<Result<void>> VerifyMac(std::string zak_id,
+                                                         std::vector<std::uint8_t> data,
+                                                         std::vector<std::uint8_t> mac) = 0;
+
+  // The key check value of a stored key (never the key).
+  virtual boost::asio::awaitable<Result<Kcv>> CheckValue(std::string id) = 0;
+};
+
+// The software implementation. Holds the unwrapped keys in SecretBytes (wiped on destruction).
+// Thread-safe for concurrent calls once loaded (no call mutates it); AddKey is not.
+class SoftwareKeyStore final : public KeyService {
+ public:
+  // Loads a key file under the master key (AES-128/192/256). Every block's MAC is checked, every
+  // block's header must match its kind (a ZPK must be a P0 key, a ZAK an M3/M6 key, ...), and
+  // every KCV must match; the first failure is returned with the key's id.
+  [[nodiscard]] static boost::system::result<SoftwareKeyStore, KeyStoreError> Load(
+      const SecretBytes& master_key, std::string_view file_text);
+
+  // The master key from the environment variable `env_var` (hex) or, when unset, from the file
+  // `path` (hex, surrounding whitespace ignored). kBadHex / kBadKeyLength / kBadInputLength.
+  [[nodiscard]] static Result<SecretBytes> LoadMasterKey(const char* env_var,
+                                                         const std::string& path);
+
+  explicit SoftwareKeyStore(SecretBytes master_key) : master_(std::move(master_key)) {}
+
+  // Adds (or replaces) a key: wraps it under the master key with the kind's TR-31 attributes.
+  // `algorithm` says how the key is used (TDES or AES).
+  [[nodiscard]] Result<void> AddKey(const std::string& id, KeyKind kind, KeyAlgorithm algorithm,
+                                    const SecretBytes& key);
+
+  // The key file text (TR-31 blocks and KCVs only).
+  [[nodiscard]] std::string Serialize() const;
+
+  boost::asio::awaitable<Result<PinBlock>> TranslateDukptPin(
+      std::string bdk_id, std::vector<std::uint8_t> ksn, PinBlockFormat format,
+      std::vector<std::uint8_t> block, std::string pan, std::string zpk_id) override;
+  boost::asio::awaitable<Result<Mac8>> GenerateMac(std::string zak_id,
+                                                   std::vector<std::uint8_t> data) override;
+  boost::asio::awaitable<Result<void>> VerifyMac(std::string zak_id, std::vector<std::uint8_t> data,
+                                                 std::vector<std::uint8_t> mac) override;
+  boost::asio::awaitable<Result<Kcv>> CheckValue(std::string id) override;
+
+ private:
+  struct Entry {
+    KeyKind kind = KeyKind::kZpk;
+    KeyAlgorithm algorithm = KeyAlgorithm::kTdes;
+    SecretBytes key;
+    Kcv kcv{};
+    std::string block;  // the TR-31 key block, as persisted
+  };
+
+  // The key `id` if it exists and is of `kind`; kBadKeyUsage otherwise (a ZPK never MACs).
+  [[nodiscard]] Result<const Entry*> Find(const std::string& id, KeyKind kind) const;
+  [[nodiscard]] Result<Mac8> Mac(const Entry& zak, std::span<const std::uint8_t> data) const;
+
+  SecretBytes master_;
+  std::map<std::string, Entry> keys_;
+};
+
+}  // namespace sy::crypto

@@ -1,0 +1,173 @@
+#include "crypto/key_store.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+
+#include "crypto/pin_translate.h"
+#include "tests/crypto/test_util.h"
+
+namespace sy::crypto {
+namespace {
+
+using testing::Bytes;
+using testing::Hex;
+using testing::Key;
+
+// Runs one awaitable to completion on a private io_context (the software store never suspends,
+// but this drives it exactly as the switch's coroutines would).
+template <class T>
+T RunSync(boost::asio::awaitable<T> op) {
+  boost::asio::io_context ctx;
+  std::optional<T> out;
+  boost::asio::co_spawn(ctx, std::move(op), [&](std::exception_ptr e, T value) {
+    if (e) {
+      std::rethrow_exception(e);
+    }
+    out.emplace(std::move(value));
+  });
+  ctx.run();
+  return std::move(*out);
+}
+
+constexpr const char* kMaster = "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F";
+constexpr const char* kBdk = "0123456789ABCDEFFEDCBA9876543210";  // X9.24-1:2009 A.4 test BDK
+constexpr const char* kZpk = "89ABCDEF0123456776543210FEDCBA98";
+constexpr const char* kZak = "0123456789ABCDEFFEDCBA9876543210";
+
+SoftwareKeyStore MakeStore() {
+  SoftwareKeyStore store(Key(kMaster));
+  EXPECT_TRUE(store.AddKey("bdk-1", KeyKind::kBdk, KeyAlgorithm::kTdes, Key(kBdk)));
+  EXPECT_TRUE(store.AddKey("zpk-visa", KeyKind::kZpk, KeyAlgorithm::kTdes, Key(kZpk)));
+  EXPECT_TRUE(store.AddKey("zak-visa", KeyKind::kZak, KeyAlgorithm::kTdes, Key(kZak)));
+  EXPECT_TRUE(store.AddKey("zak-aes", KeyKind::kZak, KeyAlgorithm::kAes,
+                           Key("2B7E151628AED2A6ABF7158809CF4F3C")));
+  EXPECT_TRUE(store.AddKey("tmk-1", KeyKind::kTmk, KeyAlgorithm::kTdes, Key(kZpk)));
+  EXPECT_TRUE(store.AddKey("aes-bdk", KeyKind::kBdk, KeyAlgorithm::kAes,
+                           Key("FEDCBA9876543210F1F1F1F1F1F1F1F1")));
+  return store;
+}
+
+TEST(KeyStoreTest, SerializedFileHoldsNoClearKeyAndLoadsBack) {
+  const std::string text = MakeStore().Serialize();
+  for (const char* clear : {kBdk, kZpk, "2B7E151628AED2A6ABF7158809CF4F3C"}) {
+    EXPECT_EQ(text.find(clear), std::string::npos) << "clear key on disk";
+  }
+  auto loaded = SoftwareKeyStore::Load(Key(kMaster), text);
+  ASSERT_TRUE(loaded) << loaded.error().Describe();
+  // The X9.24 test key's published KCV 08D7B4.
+  EXPECT_EQ(Hex(RunSync(loaded->CheckValue("bdk-1")).value()), "08D7B4");
+}
+
+TEST(KeyStoreTest, TranslatesTheX924DukptPinBlockThroughTheAwaitableInterface) {
+  SoftwareKeyStore store = MakeStore();
+  KeyService& service = store;
+  // ANSI X9.24-1:2009 A.4.2 counter 1: 1B9C1845EB993A7A is PIN 1234 / PAN 4012345678909.
+  auto out = RunSync(service.TranslateDukptPin("bdk-1", Bytes("FFFF9876543210E00001"),
+                                               PinBlockFormat::kIso0, Bytes("1B9C1845EB993A7A"),
+                                               "4012345678909", "zpk-visa"));
+  ASSERT_TRUE(out) << out.error().message();
+  auto pin = DecipherPinBlock(PinBlockFormat::kIso0, Key(kZpk), out->view(), "4012345678909");
+  EXPECT_EQ(pin.value().as_chars(), "1234");
+}
+
+TEST(KeyStoreTest, MacsWithTheZakAndVerifies) {
+  SoftwareKeyStore store = MakeStore();
+  const auto msg = testing::Ascii("Now is the time for all ");
+  // ISO/IEC 9797-1:2011 B.4 retail MAC of this message under this key.
+  auto mac = RunSync(store.GenerateMac("zak-visa", msg));
+  EXPECT_EQ(Hex(mac.value()), "A1C72E74EA3FA9B6");
+  EXPECT_TRUE(RunSync(store.VerifyMac("zak-visa", msg, Bytes("A1C72E74EA3FA9B6"))));
+  auto bad = RunSync(store.VerifyMac("zak-visa", msg, Bytes("A1C72E74EA3FA9B7")));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), Error::kMacMismatch);
+  // AES ZAK: AES-CMAC leftmost 8 bytes (RFC 4493 example 1, empty message).
+  EXPECT_EQ(Hex(RunSync(store.GenerateMac("zak-aes", {})).value()), "BB1D6929E9593728");
+}
+
+TEST(KeyStoreTest, KeysAreBoundToTheirUsage) {
+  SoftwareKeyStore store = MakeStore();
+  auto zpk_mac = RunSync(store.GenerateMac("zpk-visa", Bytes("00")));
+  ASSERT_FALSE(zpk_mac);
+  EXPECT_EQ(zpk_mac.error(), Error::kBadKeyUsage);  // a ZPK never MACs
+  auto zak_pin =
+      RunSync(store.TranslateDukptPin("bdk-1", Bytes("FFFF9876543210E00001"), PinBlockFormat::kIso0,
+                                      Bytes("1B9C1845EB993A7A"), "4012345678909", "zak-visa"));
+  ASSERT_FALSE(zak_pin);
+  EXPECT_EQ(zak_pin.error(), Error::kBadKeyUsage);
+  auto unknown = RunSync(store.CheckValue("nope"));
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error(), Error::kUnknownKeyId);
+}
+
+TEST(KeyStoreTest, WrongMasterKeyFailsLoadNamingTheFirstKey) {
+  const std::string text = MakeStore().Serialize();
+  auto loaded = SoftwareKeyStore::Load(
+      Key("FF0102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F"), text);
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().code, Error::kKeyBlockMacMismatch);
+  EXPECT_EQ(loaded.error().key_id, "aes-bdk");  // the file is sorted by id
+}
+
+TEST(KeyStoreTest, WrongKcvFailsLoadNamingTheKey) {
+  std::string text = MakeStore().Serialize();
+  const std::string needle = "zpk-visa ZPK ";
+  const auto at = text.find(needle);
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at + needle.size(), 6, "000000");
+  auto loaded = SoftwareKeyStore::Load(Key(kMaster), text);
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().code, Error::kKcvMismatch);
+  EXPECT_EQ(loaded.error().key_id, "zpk-visa");
+  EXPECT_NE(loaded.error().Describe().find("zpk-visa"), std::string::npos);
+  EXPECT_EQ(loaded.error().Describe().find(kZpk), std::string::npos);
+}
+
+TEST(KeyStoreTest, AKeyFiledUnderTheWrongKindIsRefused) {
+  std::string text = MakeStore().Serialize();
+  // Relabel the ZAK's line as a ZPK: its TR-31 header still says M3, so the load refuses it.
+  const auto at = text.find("zak-visa ZAK ");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at + 9, 3, "ZPK");
+  auto loaded = SoftwareKeyStore::Load(Key(kMaster), text);
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().code, Error::kKeyBlockAttributeMismatch);
+  EXPECT_EQ(loaded.error().key_id, "zak-visa");
+}
+
+TEST(KeyStoreTest, MalformedLinesAreReportedWithTheirLineNumber) {
+  auto loaded = SoftwareKeyStore::Load(Key(kMaster), "# header\n\nzpk-1 ZPK 08D7B4\n");
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().code, Error::kBadKeyFile);
+  EXPECT_EQ(loaded.error().line, 3u);
+  EXPECT_EQ(loaded.error().key_id, "zpk-1");
+}
+
+TEST(KeyStoreTest, MasterKeyComesFromTheEnvironmentOrAFile) {
+  const std::string path = ::testing::TempDir() + "/sy_master_key_test";
+  {
+    std::ofstream f(path);
+    f << "  " << kMaster << "\n";
+  }
+  ::unsetenv("SY_TEST_MASTER_KEY");
+  auto from_file = SoftwareKeyStore::LoadMasterKey("SY_TEST_MASTER_KEY", path);
+  ASSERT_TRUE(from_file);
+  EXPECT_TRUE(*from_file == Key(kMaster));
+  ::setenv("SY_TEST_MASTER_KEY", "000102030405060708090A0B0C0D0E0F", 1);
+  auto from_env = SoftwareKeyStore::LoadMasterKey("SY_TEST_MASTER_KEY", path);
+  ASSERT_TRUE(from_env);
+  EXPECT_EQ(from_env->size(), 16u);
+  ::setenv("SY_TEST_MASTER_KEY", "0011", 1);
+  auto short_key = SoftwareKeyStore::LoadMasterKey("SY_TEST_MASTER_KEY", path);
+  ASSERT_FALSE(short_key);
+  EXPECT_EQ(short_key.error(), Error::kBadKeyLength);
+  ::unsetenv("SY_TEST_MASTER_KEY");
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace sy::crypto
