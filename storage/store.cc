@@ -1,0 +1,260 @@
+#include "storage/store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <chrono>
+#include <filesystem>
+
+namespace sy::storage {
+namespace {
+
+const char* const kCfNames[] = {"default",  // RocksDB's default family holds kMeta
+                                "journal", "journal_index", "in_flight",
+                                "saf",     "registry",      "audit"};
+static_assert(std::size(kCfNames) == static_cast<std::size_t>(Cf::kCount));
+
+// Options chosen for this write pattern: small records written in synchronous groups, read back
+// by point look-ups (journal, indexes) and short prefix scans (SAF heads, batches).
+rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
+                                           bool point_lookups) {
+  rocksdb::ColumnFamilyOptions o;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache;  // one cache shared by every family, sized by StoreOptions
+  if (point_lookups) {
+    // Bloom filters spare a disk read for keys that are absent: duplicate checks and index
+    // look-ups mostly ask for keys that are not there.
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  }
+  t.cache_index_and_filter_blocks = true;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  // LZ4 is cheap enough for the hot levels; the bottom level, where old journal records rest
+  // until retention removes them, gets zstd for space.
+  o.compression = rocksdb::kLZ4Compression;
+  o.bottommost_compression = rocksdb::kZSTD;
+  o.level_compaction_dynamic_level_bytes = true;
+  return o;
+}
+
+}  // namespace
+
+std::string EncodeU64(std::uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) {
+    s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xFF);
+  }
+  return s;
+}
+
+std::uint64_t DecodeU64(std::string_view s) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) {
+    v = (v << 8) | static_cast<unsigned char>(s[static_cast<std::size_t>(i)]);
+  }
+  return v;
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, std::string* why) {
+  std::error_code fs_error;
+  std::filesystem::create_directories(options.path, fs_error);
+  if (fs_error) {
+    if (why != nullptr) {
+      *why = "cannot create the store directory " + options.path + ": " + fs_error.message();
+    }
+    return make_error_code(Error::kIo);
+  }
+  std::unique_ptr<Store> store(new Store());
+  store->options_ = options;
+  rocksdb::DBOptions db;
+  db.create_if_missing = true;
+  db.create_missing_column_families = true;
+  // The WAL is what makes a synchronous write durable; keep it, and bound it so that recovery
+  // after a crash replays little.
+  db.max_total_wal_size = 256 << 20;
+  db.max_background_jobs = 2;  // the machine has 2 cores; the switch needs them too
+  db.keep_log_file_num = 5;
+  db.paranoid_checks = true;
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (std::size_t i = 0; i < std::size(kCfNames); ++i) {
+    const bool point = static_cast<Cf>(i) == Cf::kJournal ||
+                       static_cast<Cf>(i) == Cf::kJournalIndex ||
+                       static_cast<Cf>(i) == Cf::kRegistry;
+    families.emplace_back(kCfNames[i], FamilyOptions(cache, point));
+  }
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status s = rocksdb::DB::Open(db, options.path, families, &store->cfs_, &raw);
+  if (!s.ok()) {
+    if (why != nullptr) {
+      *why = "cannot open the store at " + options.path + ": " + s.ToString();
+    }
+    return make_error_code(s.IsCorruption() ? Error::kCorruption : Error::kIo);
+  }
+  store->db_.reset(raw);
+  store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  return store;
+}
+
+Store::~Store() {
+  Close();
+  if (writer_.joinable()) {
+    writer_.join();
+  }
+  for (auto* cf : cfs_) {
+    if (db_) {
+      (void)db_->DestroyColumnFamilyHandle(cf);  // only fails for a null handle
+    }
+  }
+  cfs_.clear();
+  db_.reset();
+}
+
+void Store::Close() {
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Store::Submit(std::vector<Mutation> write, Done done) {
+  boost::system::error_code refuse;
+  {
+    std::lock_guard lock(mu_);
+    if (closing_) {
+      refuse = make_error_code(Error::kClosed);
+    } else if (queue_.size() >= options_.max_pending_writes) {
+      refuse = make_error_code(Error::kOverloaded);
+    } else {
+      queue_.push_back({std::move(write), std::move(done)});
+    }
+  }
+  if (refuse) {
+    done(refuse);
+    return;
+  }
+  cv_.notify_one();
+}
+
+boost::system::error_code Store::Write(std::vector<Mutation> write) {
+  std::promise<boost::system::error_code> p;
+  auto f = p.get_future();
+  Submit(std::move(write), [&p](boost::system::error_code ec) { p.set_value(ec); });
+  return f.get();
+}
+
+void Store::WriterLoop() {
+  std::deque<Pending> group;
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return !queue_.empty() || closing_; });
+      if (queue_.empty()) {
+        return;  // closing, and everything queued has been written
+      }
+      group.swap(queue_);
+    }
+    rocksdb::WriteBatch batch;
+    for (const Pending& p : group) {
+      for (const Mutation& m : p.write) {
+        auto* cf = cfs_[static_cast<std::size_t>(m.cf)];
+        // WriteBatch only fails on out-of-memory or size overflow, which the final Write reports.
+        (void)(m.erase ? batch.Delete(cf, m.key) : batch.Put(cf, m.key, m.value));
+      }
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const rocksdb::Status s = db_->Write(wo, &batch);
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - start)
+                            .count();
+    const boost::system::error_code ec = FromStatus(&s);
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.groups;
+      stats_.writes += group.size();
+      stats_.max_group = std::max<std::uint64_t>(stats_.max_group, group.size());
+      stats_.sync_micros += static_cast<std::uint64_t>(micros);
+    }
+    for (Pending& p : group) {
+      p.done(ec);
+    }
+    group.clear();
+  }
+}
+
+boost::system::error_code Store::FromStatus(const void* status) const {
+  const auto& s = *static_cast<const rocksdb::Status*>(status);
+  if (s.ok()) {
+    return {};
+  }
+  {
+    std::lock_guard lock(mu_);
+    last_error_ = s.ToString();
+  }
+  if (s.IsNotFound()) {
+    return make_error_code(Error::kNotFound);
+  }
+  return make_error_code(s.IsCorruption() ? Error::kCorruption : Error::kIo);
+}
+
+Result<std::string> Store::Get(Cf cf, std::string_view key) const {
+  std::string value;
+  const rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cfs_[static_cast<std::size_t>(cf)], key, &value);
+  if (!s.ok()) {
+    return FromStatus(&s);
+  }
+  return value;
+}
+
+boost::system::error_code Store::Scan(
+    Cf cf, std::string_view prefix,
+    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cfs_[static_cast<std::size_t>(cf)]));
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    const std::string_view k(it->key().data(), it->key().size());
+    if (!k.starts_with(prefix)) {
+      break;
+    }
+    if (!visit(k, std::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  const rocksdb::Status s = it->status();
+  return FromStatus(&s);
+}
+
+Result<std::string> Store::LastKey(Cf cf) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cfs_[static_cast<std::size_t>(cf)]));
+  it->SeekToLast();
+  if (!it->status().ok()) {
+    const rocksdb::Status s = it->status();
+    return FromStatus(&s);
+  }
+  return it->Valid() ? it->key().ToString() : std::string();
+}
+
+boost::system::error_code Store::VerifyChecksums() const {
+  const rocksdb::Status s = db_->VerifyChecksum();
+  return FromStatus(&s);
+}
+
+WriterStats Store::writer_stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+std::string Store::last_error() const {
+  std::lock_guard lock(mu_);
+  return last_error_;
+}
+
+}  // namespace sy::storage
