@@ -38,6 +38,20 @@ void CheckDialect(const std::string& name, const std::string& path,
 
 std::string_view DefaultConfigYaml() noexcept { return embedded::DefaultSwitchConfig(); }
 
+routing::Result<routing::BinTable> BuildBinTable(const proto::SwitchConfig& config) {
+  std::vector<routing::BinEntry> entries;
+  entries.reserve(static_cast<std::size_t>(config.bins_size()));
+  for (const auto& b : config.bins()) {
+    entries.push_back(
+        {b.low(), b.high().empty() ? b.low() : b.high(), b.brand(), b.on_us(), b.route()});
+  }
+  std::set<std::string> routes;
+  for (const auto& r : config.routes()) {
+    routes.insert(r.id());
+  }
+  return routing::BinTable::Build(std::move(entries), routes);
+}
+
 void ApplyDefaults(proto::SwitchConfig& c) {
   if (c.mode().empty()) {
     c.set_mode("demo");
@@ -216,6 +230,12 @@ void Validate(const proto::SwitchConfig& c, std::vector<std::string>& problems) 
     }
     if (routes.count(b.route()) == 0) {
       bad(p + ".route", "'" + b.route() + "' is not a route id");
+    }
+  }
+  if (problems.empty()) {
+    // The table's own checks: overlapping ranges of one length, missing brands.
+    if (auto table = BuildBinTable(c); !table) {
+      bad("bins", table.error().Describe());
     }
   }
   std::set<std::string> mids;

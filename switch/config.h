@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "proto/config.pb.h"
+#include "routing/bin_table.h"
 
 namespace sy::server {
 
@@ -26,6 +27,9 @@ namespace sy::server {
 
 // Sets every zero-valued option to its default (the "Default:" of proto/config.proto).
 void ApplyDefaults(proto::SwitchConfig& config);
+
+// The BIN table the configuration describes (validated: overlaps, unknown routes).
+[[nodiscard]] routing::Result<routing::BinTable> BuildBinTable(const proto::SwitchConfig& config);
 
 // Checks a complete configuration; appends one sentence per problem.
 void Validate(const proto::SwitchConfig& config, std::vector<std::string>& problems);

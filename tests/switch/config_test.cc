@@ -88,5 +88,32 @@ terminals:
   EXPECT_EQ(problems[0].rfind(path + ": ", 0), 0U);
 }
 
+TEST(ConfigTest, RejectsOverlappingBinRanges) {
+  const auto path = WriteTemp(R"(
+bins:
+  - {low: "400000", high: "450000", brand: visa, route: issuer-a}
+  - {low: "449999", high: "499999", brand: visa, route: issuer-a}
+)");
+  std::vector<std::string> problems;
+  EXPECT_FALSE(LoadConfig(path, problems).has_value());
+  std::filesystem::remove(path);
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_NE(problems[0].find("bins: BIN entry 1 (449999-499999): overlaps entry 0"),
+            std::string::npos)
+      << problems[0];
+}
+
+TEST(ConfigTest, BuildsTheBinTableOfTheDefaults) {
+  std::vector<std::string> problems;
+  auto c = LoadConfig("", problems);
+  ASSERT_TRUE(c.has_value());
+  auto table = BuildBinTable(*c);
+  ASSERT_TRUE(table.has_value());
+  const routing::BinEntry* hit = table->Lookup("4761739001010010");
+  ASSERT_NE(hit, nullptr);
+  EXPECT_EQ(hit->route, "issuer-a");
+  EXPECT_EQ(table->Lookup("6011000990139424"), nullptr);
+}
+
 }  // namespace
 }  // namespace sy::server
