@@ -157,7 +157,7 @@ enum class WriterMode {
   const crypto::PanProtector pans = MakePans();
   Journal journal(*store, &pans);
 
-  // One transaction's life; false once an append failed (reported, and the writer exits).
+  // One transaction's life: each durable append is reported; a failed one ends the writer.
   auto transact = [&](std::uint8_t producer, std::uint32_t seq) {
     proto::TransactionRecord rec = MakeRecord(round, producer, seq);
     if (auto ec = journal.AppendSync(rec, Pan(round, producer, seq)); ec) {

@@ -1,0 +1,230 @@
+#include "switch/listener.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "crypto/tls_identity.h"
+#include "iso8583/codec.h"
+#include "iso8583/json.h"
+
+namespace sy::server {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+// Answers MTI + 10 with 39 = 00 after waiting the number of milliseconds in field 11, so that
+// requests on one connection complete out of order. Records the most requests seen at once.
+class DelayingHandler final : public RequestHandler {
+ public:
+  asio::awaitable<std::optional<std::string>> Handle(Request request) override {
+    auto dialect = iso8583::LoadDialect("iso87b").value();
+    iso8583::Message m;
+    if (!iso8583::Unpack(*dialect, request.message, m)) {
+      co_return std::nullopt;
+    }
+    const int now = ++active_;
+    max_active_ = std::max(max_active_.load(), now);
+    asio::steady_timer t(co_await asio::this_coro::executor,
+                         std::chrono::milliseconds(std::stoi(std::string(m.Get(11)))));
+    co_await t.async_wait(asio::use_awaitable);
+    --active_;
+    std::string mti(m.mti());
+    mti[2] = static_cast<char>(mti[2] + 1);
+    m.SetMti(mti);
+    m.Set(39, "00");
+    std::string out;
+    if (!iso8583::Pack(*dialect, m, out)) {
+      co_return std::nullopt;
+    }
+    co_return out;
+  }
+  std::atomic<int> active_{0};
+  std::atomic<int> max_active_{0};
+};
+
+std::string Frame(std::string_view stan) {
+  iso8583::Message m;
+  m.SetMti("0800");
+  m.Set(11, stan);
+  m.Set(70, "301");
+  std::string body;
+  EXPECT_TRUE(iso8583::Pack(*iso8583::LoadDialect("iso87b").value(), m, body).has_value());
+  std::string frame;
+  const std::uint8_t tpdu[5] = {0x60, 0x00, 0x01, 0x00, 0x00};
+  EXPECT_TRUE(
+      iso8583::AppendFrame({}, tpdu,
+                           {reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}, frame)
+          .has_value());
+  return frame;
+}
+
+// Reads one nac frame; returns {tpdu hex, STAN} or throws on timeout/EOF.
+template <class Stream>
+std::pair<std::string, std::string> ReadAnswer(Stream& s) {
+  std::uint8_t len[2];
+  asio::read(s, asio::buffer(len));
+  std::string body((len[0] << 8) | len[1], '\0');
+  asio::read(s, asio::buffer(body));
+  iso8583::Message m;
+  auto d = iso8583::LoadDialect("iso87b").value();
+  EXPECT_TRUE(iso8583::Unpack(*d, std::string_view(body).substr(5), m).has_value());
+  EXPECT_EQ(m.mti(), "0810");
+  EXPECT_EQ(m.Get(39), "00");
+  return {iso8583::ToHex(body.substr(0, 5)), std::string(m.Get(11))};
+}
+
+void SetReceiveTimeout(tcp::socket& s) {
+  timeval tv{5, 0};  // a hung test fails in 5 s instead of waiting for ctest's timeout
+  setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+class ListenerTest : public ::testing::Test {
+ protected:
+  void StartListener(ListenerOptions options) {
+    options.port = 0;
+    listener_ = std::make_unique<Listener>(io_.get_executor(), std::move(options), handler_);
+    ASSERT_FALSE(listener_->Start());
+    work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
+        io_.get_executor());
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    if (listener_) {
+      listener_->Stop();
+    }
+    work_.reset();
+    io_.stop();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+  tcp::socket Connect() {
+    tcp::socket s(client_io_);
+    s.connect({asio::ip::make_address("127.0.0.1"), listener_->port()});
+    SetReceiveTimeout(s);
+    return s;
+  }
+  template <class Pred>
+  bool WaitFor(Pred pred) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        return false;
+      }
+      std::this_thread::yield();
+    }
+    return true;
+  }
+
+  asio::io_context io_;
+  asio::io_context client_io_;
+  DelayingHandler handler_;
+  std::unique_ptr<Listener> listener_;
+  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::thread thread_;
+};
+
+TEST_F(ListenerTest, AnswersPipelinedRequestsOutOfOrderWithTheTpduSwapped) {
+  StartListener({});
+  auto s = Connect();
+  asio::write(s, asio::buffer(Frame("000300") + Frame("000100") + Frame("000001")));
+  std::vector<std::string> order;
+  for (int i = 0; i < 3; ++i) {
+    auto [tpdu, stan] = ReadAnswer(s);
+    EXPECT_EQ(tpdu, "6000000001");
+    order.push_back(stan);
+  }
+  // The slowest request was sent first and is answered last.
+  EXPECT_EQ(order, (std::vector<std::string>{"000001", "000100", "000300"}));
+  EXPECT_EQ(handler_.max_active_.load(), 3);
+}
+
+TEST_F(ListenerTest, PausesReadingAtTheInFlightCap) {
+  ListenerOptions o;
+  o.max_in_flight = 1;
+  StartListener(o);
+  auto s = Connect();
+  asio::write(s, asio::buffer(Frame("000050") + Frame("000001") + Frame("000001")));
+  for (int i = 0; i < 3; ++i) {
+    (void)ReadAnswer(s);
+  }
+  EXPECT_EQ(handler_.max_active_.load(), 1);
+}
+
+TEST_F(ListenerTest, ClosesAConnectionThatSendsGarbageAndOnlyThatOne) {
+  StartListener({});
+  auto good = Connect();
+  auto bad = Connect();
+  const std::uint8_t oversized[] = {0xFF, 0xFF, 0x60, 0, 0, 0, 0};
+  asio::write(bad, asio::buffer(oversized));
+  std::uint8_t byte;
+  boost::system::error_code ec;
+  asio::read(bad, asio::buffer(&byte, 1), ec);
+  EXPECT_EQ(ec, asio::error::eof);
+  EXPECT_TRUE(WaitFor([&] { return listener_->stats().framing_errors.load() == 1; }));
+  asio::write(good, asio::buffer(Frame("000001")));
+  EXPECT_EQ(ReadAnswer(good).second, "000001");
+}
+
+TEST_F(ListenerTest, ClosesIdleConnections) {
+  ListenerOptions o;
+  o.idle_timeout = std::chrono::milliseconds(100);
+  StartListener(o);
+  auto s = Connect();
+  std::uint8_t byte;
+  boost::system::error_code ec;
+  asio::read(s, asio::buffer(&byte, 1), ec);
+  EXPECT_EQ(ec, asio::error::eof);
+  EXPECT_EQ(listener_->stats().idle_closes.load(), 1U);
+}
+
+TEST_F(ListenerTest, ServesTlsAndCountsFailedHandshakes) {
+  std::random_device rd;
+  const auto dir = std::filesystem::temp_directory_path() / ("sy-tls-" + std::to_string(rd()));
+  std::filesystem::create_directories(dir);
+  const std::string cert = (dir / "cert.pem").string();
+  const std::string key = (dir / "key.pem").string();
+  ASSERT_TRUE(crypto::WriteSelfSignedCertificate(cert, key, "switchyard-test", 1).has_value());
+  EXPECT_EQ(std::filesystem::status(key).permissions() & std::filesystem::perms::group_read,
+            std::filesystem::perms::none);
+  ListenerOptions o;
+  o.tls = MakeServerTlsContext(cert, key, "");
+  StartListener(o);
+
+  asio::ssl::context client_ctx(asio::ssl::context::tls_client);
+  client_ctx.load_verify_file(cert);
+  client_ctx.set_verify_mode(asio::ssl::verify_peer);
+  asio::ssl::stream<tcp::socket> tls(Connect(), client_ctx);
+  tls.handshake(asio::ssl::stream_base::client);
+  asio::write(tls, asio::buffer(Frame("000001")));
+  EXPECT_EQ(ReadAnswer(tls).second, "000001");
+
+  auto plain = Connect();
+  asio::write(plain, asio::buffer(Frame("000001")));  // not a TLS ClientHello
+  EXPECT_TRUE(WaitFor([&] { return listener_->stats().tls_handshake_failures.load() == 1; }));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(TlsContextTest, NamesTheMissingFile) {
+  try {
+    (void)MakeServerTlsContext("/nonexistent/cert.pem", "/nonexistent/key.pem", "");
+    FAIL() << "expected an exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/cert.pem"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace sy::server
