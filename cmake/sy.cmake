@@ -13,7 +13,7 @@ add_custom_target(sy_benchmarks)
 # -Wmismatched-new-delete on Asio's awaitable frames (which have their own operator new/delete),
 # and -Wrestrict on std::string's operator+ (GCC bug 105651).
 set(SY_WARNINGS -Wall -Wextra -Werror -Werror=unused-result -Wno-missing-field-initializers
-    -Wno-mismatched-new-delete -Wno-restrict)
+    $<$<CXX_COMPILER_ID:GNU>:-Wno-mismatched-new-delete> $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict>)
 
 function(sy_apply_common target)
   target_compile_options(${target} PRIVATE ${SY_WARNINGS})
