@@ -14,8 +14,8 @@ namespace sy::storage {
 namespace {
 
 const char* const kCfNames[] = {"default",  // RocksDB's default family holds kMeta
-                                "journal", "journal_index", "in_flight",
-                                "saf",     "registry",      "audit"};
+                                "journal",  "journal_index", "in_flight", "saf",
+                                "registry", "audit",         "batch"};
 static_assert(std::size(kCfNames) == static_cast<std::size_t>(Cf::kCount));
 
 // Options chosen for this write pattern: small records written in synchronous groups, read back

@@ -48,6 +48,7 @@ enum class Cf : int {
   kSaf,           // destination + sequence -> SafEntry
   kRegistry,      // kind + id -> registry record
   kAudit,         // sequence -> AuditEntry
+  kBatch,         // terminal batches and settlement records (batch_store.cc)
   kCount,
 };
 

@@ -1,0 +1,87 @@
+#include "storage/batch_store.h"
+
+namespace sy::storage {
+namespace {
+
+// Keys in the kBatch family: 'B' tid 0 batch(4) for batches, 'S' date 0 mid for settlement.
+std::string BatchKey(std::string_view tid, std::uint32_t n) {
+  std::string k = "B";
+  k += tid;
+  k += '\0';
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    k += static_cast<char>((n >> shift) & 0xFF);
+  }
+  return k;
+}
+
+std::string SettlementKey(std::string_view date, std::string_view mid) {
+  std::string k = "S";
+  k += date;
+  k += '\0';
+  k += mid;
+  return k;
+}
+
+template <class Proto>
+Result<std::vector<Proto>> ScanAll(const Store& store, const std::string& prefix) {
+  std::vector<Proto> out;
+  bool corrupt = false;
+  auto ec = store.Scan(Cf::kBatch, prefix, [&](std::string_view, std::string_view v) {
+    Proto p;
+    if (!p.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      corrupt = true;
+      return false;
+    }
+    out.push_back(std::move(p));
+    return true;
+  });
+  if (ec) {
+    return ec;
+  }
+  if (corrupt) {
+    return make_error_code(Error::kCorruption);
+  }
+  return out;
+}
+
+}  // namespace
+
+boost::system::error_code BatchStore::PutBatch(const proto::BatchRecord& batch) {
+  if (batch.tid().empty() || batch.tid().find('\0') != std::string::npos) {
+    return make_error_code(Error::kInvalidArgument);
+  }
+  return store_.Write(
+      {{Cf::kBatch, BatchKey(batch.tid(), batch.batch_number()), batch.SerializeAsString()}});
+}
+
+Result<proto::BatchRecord> BatchStore::GetBatch(std::string_view tid,
+                                                std::uint32_t batch_number) const {
+  auto raw = store_.Get(Cf::kBatch, BatchKey(tid, batch_number));
+  if (!raw) {
+    return raw.error();
+  }
+  proto::BatchRecord b;
+  if (!b.ParseFromString(*raw)) {
+    return make_error_code(Error::kCorruption);
+  }
+  return b;
+}
+
+Result<std::vector<proto::BatchRecord>> BatchStore::ListBatches(std::string_view tid) const {
+  return ScanAll<proto::BatchRecord>(store_, "B" + std::string(tid) + '\0');
+}
+
+boost::system::error_code BatchStore::PutSettlement(const proto::SettlementRecord& record) {
+  if (record.mid().empty() || record.business_date().size() != 8) {
+    return make_error_code(Error::kInvalidArgument);
+  }
+  return store_.Write({{Cf::kBatch, SettlementKey(record.business_date(), record.mid()),
+                        record.SerializeAsString()}});
+}
+
+Result<std::vector<proto::SettlementRecord>> BatchStore::ListSettlements(
+    std::string_view business_date) const {
+  return ScanAll<proto::SettlementRecord>(store_, "S" + std::string(business_date) + '\0');
+}
+
+}  // namespace sy::storage
