@@ -269,6 +269,68 @@ boost::asio::awaitable<Result<void>> SoftwareKeyStore::VerifyMac(std::string zak
   co_return Result<void>();
 }
 
+Result<Mac8> SoftwareKeyStore::DukptMac(const std::string& bdk_id,
+                                        std::span<const std::uint8_t> ksn, MacDirection direction,
+                                        std::span<const std::uint8_t> data) const {
+  auto bdk = Find(bdk_id, KeyKind::kBdk);
+  if (!bdk) {
+    return bdk.error();
+  }
+  if ((*bdk)->algorithm == KeyAlgorithm::kTdes) {
+    // ANSI X9.24-1:2009 A.2: the MAC request and MAC response variants of the transaction key.
+    auto key =
+        DeriveTdesWorkingKey((*bdk)->key, ksn,
+                             direction == MacDirection::kRequest ? TdesDukptVariant::kMacRequest
+                                                                 : TdesDukptVariant::kMacResponse);
+    if (!key) {
+      return key.error();
+    }
+    return RetailMac(*key, data, MacPadding::kMethod1);
+  }
+  // ANSI X9.24-3:2017 6.6: MAC generation (0x2000) for requests, verification (0x2001) for
+  // responses, as INTERFACE.md assigns them.
+  auto key =
+      DeriveAesWorkingKey((*bdk)->key, ksn,
+                          direction == MacDirection::kRequest ? AesDukptKeyUsage::kMacGeneration
+                                                              : AesDukptKeyUsage::kMacVerification,
+                          AesDukptKeyType::kAes128);
+  if (!key) {
+    return key.error();
+  }
+  auto full = AesCmac(*key, data);
+  if (!full) {
+    return full.error();
+  }
+  Mac8 mac{};
+  std::copy_n(full->begin(), mac.size(), mac.begin());
+  internal::Cleanse(full->data(), full->size());
+  return mac;
+}
+
+boost::asio::awaitable<Result<Mac8>> SoftwareKeyStore::GenerateDukptMac(
+    std::string bdk_id, std::vector<std::uint8_t> ksn, MacDirection direction,
+    std::vector<std::uint8_t> data) {
+  co_return DukptMac(bdk_id, ksn, direction, data);
+}
+
+boost::asio::awaitable<Result<void>> SoftwareKeyStore::VerifyDukptMac(
+    std::string bdk_id, std::vector<std::uint8_t> ksn, MacDirection direction,
+    std::vector<std::uint8_t> data, std::vector<std::uint8_t> mac) {
+  if (mac.size() != 8) {
+    co_return Error::kBadMacLength;
+  }
+  auto computed = DukptMac(bdk_id, ksn, direction, data);
+  if (!computed) {
+    co_return computed.error();
+  }
+  const bool equal = internal::ConstantTimeEqual(*computed, mac);
+  internal::Cleanse(computed->data(), computed->size());
+  if (!equal) {
+    co_return Error::kMacMismatch;
+  }
+  co_return Result<void>();
+}
+
 boost::asio::awaitable<Result<Kcv>> SoftwareKeyStore::CheckValue(std::string id) {
   auto it = keys_.find(id);
   if (it == keys_.end()) {

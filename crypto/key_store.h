@@ -69,6 +69,23 @@ class KeyService {
                                                          std::vector<std::uint8_t> data,
                                                          std::vector<std::uint8_t> mac) = 0;
 
+  // A DUKPT terminal's message MAC (ANSI X9.24 and INTERFACE.md): TDES — ISO 9797-1 algorithm 3,
+  // padding method 1, under the MAC-request variant (kRequest) or MAC-response variant
+  // (kResponse) of the KSN's transaction key; AES — AES-CMAC, leftmost 8 bytes, under the
+  // AES-128 MAC-generation (0x2000, requests) or MAC-verification (0x2001, responses) working key.
+  // kBadKeyUsage when bdk_id is not a BDK.
+  enum class MacDirection { kRequest, kResponse };
+  virtual boost::asio::awaitable<Result<Mac8>> GenerateDukptMac(std::string bdk_id,
+                                                                std::vector<std::uint8_t> ksn,
+                                                                MacDirection direction,
+                                                                std::vector<std::uint8_t> data) = 0;
+  // Constant-time check of a received MAC; kMacMismatch when it differs.
+  virtual boost::asio::awaitable<Result<void>> VerifyDukptMac(std::string bdk_id,
+                                                              std::vector<std::uint8_t> ksn,
+                                                              MacDirection direction,
+                                                              std::vector<std::uint8_t> data,
+                                                              std::vector<std::uint8_t> mac) = 0;
+
   // The key check value of a stored key (never the key).
   virtual boost::asio::awaitable<Result<Kcv>> CheckValue(std::string id) = 0;
 };
@@ -105,6 +122,15 @@ class SoftwareKeyStore final : public KeyService {
                                                    std::vector<std::uint8_t> data) override;
   boost::asio::awaitable<Result<void>> VerifyMac(std::string zak_id, std::vector<std::uint8_t> data,
                                                  std::vector<std::uint8_t> mac) override;
+  boost::asio::awaitable<Result<Mac8>> GenerateDukptMac(std::string bdk_id,
+                                                        std::vector<std::uint8_t> ksn,
+                                                        MacDirection direction,
+                                                        std::vector<std::uint8_t> data) override;
+  boost::asio::awaitable<Result<void>> VerifyDukptMac(std::string bdk_id,
+                                                      std::vector<std::uint8_t> ksn,
+                                                      MacDirection direction,
+                                                      std::vector<std::uint8_t> data,
+                                                      std::vector<std::uint8_t> mac) override;
   boost::asio::awaitable<Result<Kcv>> CheckValue(std::string id) override;
 
  private:
@@ -119,6 +145,9 @@ class SoftwareKeyStore final : public KeyService {
   // The key `id` if it exists and is of `kind`; kBadKeyUsage otherwise (a ZPK never MACs).
   [[nodiscard]] Result<const Entry*> Find(const std::string& id, KeyKind kind) const;
   [[nodiscard]] Result<Mac8> Mac(const Entry& zak, std::span<const std::uint8_t> data) const;
+  [[nodiscard]] Result<Mac8> DukptMac(const std::string& bdk_id, std::span<const std::uint8_t> ksn,
+                                      MacDirection direction,
+                                      std::span<const std::uint8_t> data) const;
 
   SecretBytes master_;
   std::map<std::string, Entry> keys_;

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <optional>
 
+#include "crypto/dukpt_aes.h"
+#include "crypto/dukpt_tdes.h"
 #include "crypto/pin_translate.h"
 #include "tests/crypto/test_util.h"
 
@@ -87,6 +89,42 @@ TEST(KeyStoreTest, MacsWithTheZakAndVerifies) {
   EXPECT_EQ(bad.error(), Error::kMacMismatch);
   // AES ZAK: AES-CMAC leftmost 8 bytes (RFC 4493 example 1, empty message).
   EXPECT_EQ(Hex(RunSync(store.GenerateMac("zak-aes", {})).value()), "BB1D6929E9593728");
+}
+
+TEST(KeyStoreTest, MacsDukptMessagesWithTheDirectionsKey) {
+  SoftwareKeyStore store = MakeStore();
+  const auto ksn = Bytes("FFFF9876543210E00001");
+  const auto msg = Bytes("0200723C068000C09200164761739001010010");
+  using Dir = KeyService::MacDirection;
+  // TDES: the retail MAC under the MAC-request (and -response) variant of the transaction key.
+  const auto request_key = DeriveTdesWorkingKey(Key(kBdk), ksn, TdesDukptVariant::kMacRequest);
+  const auto expected = RetailMac(request_key.value(), msg, MacPadding::kMethod1).value();
+  auto mac = RunSync(store.GenerateDukptMac("bdk-1", ksn, Dir::kRequest, msg));
+  ASSERT_TRUE(mac.has_value());
+  EXPECT_EQ(*mac, expected);
+  auto response = RunSync(store.GenerateDukptMac("bdk-1", ksn, Dir::kResponse, msg)).value();
+  EXPECT_NE(response, *mac);
+  const std::vector<std::uint8_t> mac_bytes(mac->begin(), mac->end());
+  EXPECT_TRUE(RunSync(store.VerifyDukptMac("bdk-1", ksn, Dir::kRequest, msg, mac_bytes)));
+  auto tampered = msg;
+  tampered.back() ^= 1;
+  EXPECT_EQ(RunSync(store.VerifyDukptMac("bdk-1", ksn, Dir::kRequest, tampered, mac_bytes)).error(),
+            make_error_code(Error::kMacMismatch));
+  EXPECT_EQ(RunSync(store.VerifyDukptMac("bdk-1", ksn, Dir::kResponse, msg, mac_bytes)).error(),
+            make_error_code(Error::kMacMismatch));
+
+  // AES: CMAC, leftmost 8 bytes, under the MAC-generation working key for requests.
+  const auto aes_ksn = Bytes("123456789012345600000001");
+  const auto aes_key =
+      DeriveAesWorkingKey(Key("FEDCBA9876543210F1F1F1F1F1F1F1F1"), aes_ksn,
+                          AesDukptKeyUsage::kMacGeneration, AesDukptKeyType::kAes128);
+  const auto full = AesCmac(aes_key.value(), msg).value();
+  auto aes_mac = RunSync(store.GenerateDukptMac("aes-bdk", aes_ksn, Dir::kRequest, msg)).value();
+  EXPECT_TRUE(std::equal(aes_mac.begin(), aes_mac.end(), full.begin()));
+
+  // A ZPK is not a BDK.
+  EXPECT_EQ(RunSync(store.GenerateDukptMac("zpk-visa", ksn, Dir::kRequest, msg)).error(),
+            make_error_code(Error::kBadKeyUsage));
 }
 
 TEST(KeyStoreTest, KeysAreBoundToTheirUsage) {
