@@ -29,6 +29,9 @@ int RunIso8583(Args args, Io& io);
 // switchyard journal show|inflight|saf|verify|prune --data DIR ...
 int RunJournal(Args args, Io& io);
 
+// switchyard issuer-sim --config FILE [--port N]: the issuer host simulator, until SIGINT/SIGTERM.
+int RunIssuerSim(Args args, Io& io);
+
 // switchyard keys ipek|dukpt|kcv|pinblock|mac|generate|combine|translate ...
 int RunKeys(Args args, Io& io);
 

@@ -583,6 +583,7 @@ Result<void> Unpack(const Dialect& d, std::string_view data, Message& out) {
         return Fail(Error::kUndefinedField, n, in.pos());
       }
       if (auto r = DecodeField(f, n, in, out); !r) {
+        out.Unset(n);  // what stays in `out` decoded cleanly
         return r;
       }
     }

@@ -31,7 +31,8 @@ namespace sy::iso8583 {
 
 // Decodes one packed message (MTI, bitmaps, fields; no length or header) into out, which is
 // Reset first. Values whose wire form is their value are views into data: keep data alive while
-// out is used. Trailing bytes after the last field are an error.
+// out is used. Trailing bytes after the last field are an error. On error, out keeps the MTI and
+// the fields decoded before the fault (enough, often, to answer a format error).
 [[nodiscard]] Result<void> Unpack(const Dialect& dialect, std::string_view data, Message& out);
 
 inline Result<void> Unpack(const Dialect& dialect, std::span<const std::uint8_t> data,

@@ -28,6 +28,18 @@ class Category final : public boost::system::error_category {
         return "BIN ranges of the same length overlap";
       case Error::kDuplicateRange:
         return "BIN range appears twice";
+      case Error::kLinkDown:
+        return "issuer link is down or its circuit breaker is open";
+      case Error::kLinkFull:
+        return "issuer link has the maximum number of requests in flight";
+      case Error::kIssuerTimeout:
+        return "issuer did not answer in time";
+      case Error::kDuplicateStan:
+        return "a request with this STAN and MTI class is already in flight";
+      case Error::kConnectionLost:
+        return "issuer connection closed with the request in flight";
+      case Error::kBadLinkRequest:
+        return "request cannot be sent to the issuer (MTI, STAN, packing or MAC)";
     }
     return "unknown sy.routing error " + std::to_string(ev);
   }

@@ -1,9 +1,10 @@
 #pragma once
 
-// Errors of the routing module: one enum registered as the error category "sy.routing", and a
-// BinTableError value that names the configuration entry at fault (its 0-based index and, once
-// its bounds are known to be BINs, its range). Messages never contain a PAN: a bound that is not
-// a 6..11-digit BIN is described by its length and the position of the bad character only.
+// Errors of the routing module: one enum registered as the error category "sy.routing" (BIN table
+// validation and issuer link outcomes), and a BinTableError value that names the configuration
+// entry at fault (its 0-based index and, once its bounds are known to be BINs, its range).
+// Messages never contain a PAN: a bound that is not a 6..11-digit BIN is described by its length
+// and the position of the bad character only.
 
 #include <boost/assert/source_location.hpp>
 #include <boost/system/error_code.hpp>
@@ -23,11 +24,19 @@ enum class Error : int {
   kUnknownRoute,       // an entry whose route is not a configured issuer route
   kOverlappingRanges,  // two entries of the same length share some but not all prefixes
   kDuplicateRange,     // two entries of the same length with the same range
+  // Issuer links (routing/issuer_link.h). kIssuerTimeout and kConnectionLost mean the request may
+  // have reached the issuer: the caller reverses it. The others mean it was never sent.
+  kLinkDown,        // no connection carries traffic, or the circuit breaker is open
+  kLinkFull,        // the link's cap on requests in flight is reached
+  kIssuerTimeout,   // no answer within the route's timeout
+  kDuplicateStan,   // a request with the same STAN and MTI class is already in flight
+  kConnectionLost,  // the connection closed while the request was in flight
+  kBadLinkRequest,  // not a request MTI, no STAN, or the message does not pack (or MAC)
 };
 
 // The first and last enumerators, for tests that walk every value.
 inline constexpr Error kFirstError = Error::kBinNotDigits;
-inline constexpr Error kLastError = Error::kDuplicateRange;
+inline constexpr Error kLastError = Error::kBadLinkRequest;
 
 // The category named "sy.routing"; message(ev) gives one sentence per Error value.
 const boost::system::error_category& RoutingCategory() noexcept;

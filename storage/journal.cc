@@ -95,6 +95,9 @@ Result<std::vector<Mutation>> Journal::Prepare(proto::TransactionRecord& rec,
     p->set_masked(MaskPan(pan));
     p->set_key_id(pans_->key_id());
   }
+  if (pan.empty() && !rec.has_pan() && previous && previous->has_pan()) {
+    *rec.mutable_pan() = previous->pan();  // an update without the PAN keeps the sealed one
+  }
   const std::string id = EncodeU64(rec.id());
   auto keys = IndexKeys(rec);
   if (previous) {

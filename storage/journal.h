@@ -43,6 +43,10 @@ class Journal {
   [[nodiscard]] Result<std::vector<Mutation>> Prepare(proto::TransactionRecord& rec,
                                                       std::string_view pan);
 
+  // Takes the next transaction id without writing anything: the switch derives the RRN from it
+  // before the first append. Ids are never reused, reserved or not.
+  [[nodiscard]] std::uint64_t ReserveId() noexcept { return next_id_.fetch_add(1); }
+
   // Durable append; completes with the record's id once it is synced.
   template <class CompletionToken>
   auto Append(proto::TransactionRecord rec, std::string_view pan, CompletionToken&& token) {

@@ -161,12 +161,16 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
 
   asio::awaitable<void> Answer(std::shared_ptr<Session> self, Request r) {
     const std::optional<iso8583::Tpdu> tpdu = r.tpdu;
-    std::optional<std::string> response = co_await handler_.Handle(std::move(r));
+    Response answer = co_await handler_.Handle(std::move(r));
     --in_flight_;
     slot_.cancel();
-    if (!response || closed_) {
+    if (!answer.message || closed_) {
+      if (answer.close_connection) {
+        Close();
+      }
       co_return;
     }
+    const std::optional<std::string>& response = answer.message;
     std::string frame;
     std::span<const std::uint8_t> tpdu_bytes;
     iso8583::Tpdu reply;
@@ -195,6 +199,9 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
       }
       writes_.clear();
       writing_ = false;
+    }
+    if (answer.close_connection) {
+      Close();
     }
     last_activity_ = std::chrono::steady_clock::now();
     (void)self;

@@ -34,12 +34,21 @@ struct Request {
   std::uint64_t connection_id = 0;
 };
 
+// What the pipeline answers to one request.
+struct Response {
+  // The packed response message (no length, no TPDU: the session frames it and swaps the TPDU),
+  // or std::nullopt to answer nothing.
+  std::optional<std::string> message;
+  // Close the connection after writing the message (a request that cannot be parsed far enough
+  // to answer). Default: false.
+  bool close_connection = false;
+};
+
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
-  // The packed response message (no length, no TPDU: the session frames it and swaps the TPDU),
-  // or std::nullopt to answer nothing. Must not throw.
-  virtual boost::asio::awaitable<std::optional<std::string>> Handle(Request request) = 0;
+  // Must not throw.
+  virtual boost::asio::awaitable<Response> Handle(Request request) = 0;
 };
 
 struct ListenerOptions {

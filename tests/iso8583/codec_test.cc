@@ -466,6 +466,22 @@ TEST(UnpackTest, ReturnsViewsIntoTheInputForRawFieldsAndDecodedCopiesForBcd) {
   EXPECT_EQ(m.field_count(), 2);
 }
 
+TEST(UnpackTest, KeepsOnlyTheFieldsDecodedBeforeTheFault) {
+  // Field 3 fine, field 11 with a bad nibble.
+  Message m;
+  auto r = Unpack(*Builtin("iso87b"),
+                  Bytes("0200"
+                        "2020000000000000"
+                        "000000"
+                        "00A001"),
+                  m);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().field, 11);
+  EXPECT_EQ(m.mti(), "0200");
+  EXPECT_TRUE(m.Has(3));
+  EXPECT_FALSE(m.Has(11));
+}
+
 TEST(UnpackTest, ResetsTheMessageItFills) {
   Message m;
   m.Set(2, "4761739001010010");

@@ -28,11 +28,11 @@ using asio::ip::tcp;
 // requests on one connection complete out of order. Records the most requests seen at once.
 class DelayingHandler final : public RequestHandler {
  public:
-  asio::awaitable<std::optional<std::string>> Handle(Request request) override {
+  asio::awaitable<Response> Handle(Request request) override {
     auto dialect = iso8583::LoadDialect("iso87b").value();
     iso8583::Message m;
     if (!iso8583::Unpack(*dialect, request.message, m)) {
-      co_return std::nullopt;
+      co_return Response{std::nullopt, true};
     }
     const int now = ++active_;
     max_active_ = std::max(max_active_.load(), now);
@@ -46,9 +46,9 @@ class DelayingHandler final : public RequestHandler {
     m.Set(39, "00");
     std::string out;
     if (!iso8583::Pack(*dialect, m, out)) {
-      co_return std::nullopt;
+      co_return Response{};
     }
-    co_return out;
+    co_return Response{out};
   }
   std::atomic<int> active_{0};
   std::atomic<int> max_active_{0};

@@ -1,0 +1,634 @@
+#include "switch/pipeline.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
+#include <deque>
+#include <iostream>
+
+#include "crypto/hex.h"
+#include "iso8583/codec.h"
+#include "iso8583/json.h"
+#include "iso8583/mac_slot.h"
+#include "iso8583/mask.h"
+
+namespace sy::server {
+namespace {
+
+namespace asio = boost::asio;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kDuplicateWindow = 512;  // remembered requests per terminal
+
+bool Digits(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+std::string ResponseMti(std::string_view mti) {
+  std::string out(mti);
+  if (out.size() == 4 && out[2] >= '0' && out[2] <= '8') {
+    out[2] = static_cast<char>(out[2] + 1);
+  }
+  return out;
+}
+
+// The 21-bit (TDES, ANSI X9.24-1) or 32-bit (AES, X9.24-3) transaction counter of a KSN.
+std::uint64_t KsnCounter(const std::vector<std::uint8_t>& ksn) {
+  if (ksn.size() == 10) {
+    return (static_cast<std::uint64_t>(ksn[7] & 0x1F) << 16) | (ksn[8] << 8) | ksn[9];
+  }
+  std::uint64_t c = 0;
+  for (std::size_t i = ksn.size() - 4; i < ksn.size(); ++i) {
+    c = (c << 8) | ksn[i];
+  }
+  return c;
+}
+
+std::string TransmissionTime(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{floor<seconds>(t - day)};
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%02u%02u%02ld%02ld%02ld", static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<long>(hms.hours().count()),
+                static_cast<long>(hms.minutes().count()), static_cast<long>(hms.seconds().count()));
+  return buf;
+}
+
+std::int64_t Micros(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+void AddEvent(proto::TransactionRecord& rec, proto::TxnState state, std::int64_t at,
+              std::string_view rc, std::string_view note) {
+  auto* e = rec.add_events();
+  e->set_state(state);
+  e->set_at_micros(at);
+  e->set_response_code(std::string(rc));
+  e->set_note(std::string(note));
+  rec.set_state(state);
+}
+
+}  // namespace
+
+bool LuhnValid(std::string_view pan) noexcept {
+  if (pan.size() < 12 || !Digits(pan)) {
+    return false;
+  }
+  int sum = 0;
+  bool twice = false;
+  for (auto it = pan.rbegin(); it != pan.rend(); ++it) {
+    int d = *it - '0';
+    if (twice) {
+      d *= 2;
+      if (d > 9) {
+        d -= 9;
+      }
+    }
+    sum += d;
+    twice = !twice;
+  }
+  return sum % 10 == 0;
+}
+
+namespace {
+enum class Status { kProvisioned, kActive, kSuspended, kRetired };
+Status ParseStatus(std::string_view s) {
+  if (s == "active") {
+    return Status::kActive;
+  }
+  if (s == "suspended") {
+    return Status::kSuspended;
+  }
+  return s == "retired" ? Status::kRetired : Status::kProvisioned;
+}
+const char* StatusName(Status s) {
+  switch (s) {
+    case Status::kActive:
+      return "active";
+    case Status::kSuspended:
+      return "suspended";
+    case Status::kRetired:
+      return "retired";
+    case Status::kProvisioned:
+      break;
+  }
+  return "provisioned";
+}
+}  // namespace
+
+struct Pipeline::Terminal {
+  const proto::TerminalProfile* profile = nullptr;
+  std::size_t shard = 0;
+  // Written only on shards_[shard]; atomic so tools and the admin API can read it anywhere.
+  std::atomic<Status> status{Status::kProvisioned};
+  // Everything below is touched only on shards_[shard].
+  bool have_ksn = false;
+  std::uint64_t ksn_high = 0;
+  struct Seen {
+    std::string frame;                         // the request as received, TPDU included
+    std::optional<std::string> response;       // the packed answer, once there is one
+    std::shared_ptr<asio::steady_timer> done;  // cancelled when the answer is ready
+    std::string business_date;
+  };
+  std::map<std::string, Seen> seen;
+  std::deque<std::string> seen_order;
+};
+
+struct Pipeline::Context {
+  Request request;
+  iso8583::Message msg;
+  std::shared_ptr<Terminal> terminal;
+  std::string business_date;
+  std::vector<std::uint8_t> ksn;
+  bool mac_response = false;  // the request's MAC verified: the answer is MACed too
+  std::string duplicate_key;  // set once the request is in the duplicate window
+};
+
+Pipeline::Pipeline(asio::any_io_executor executor, Deps deps, std::string terminal_dialect,
+                   std::size_t shards)
+    : executor_(std::move(executor)), deps_(deps) {
+  terminal_dialect_ = iso8583::LoadDialect(terminal_dialect).value();
+  for (std::size_t i = 0; i < std::max<std::size_t>(shards, 1); ++i) {
+    shards_.push_back(asio::make_strand(executor_));
+  }
+  for (const auto& t : deps_.config->terminals()) {
+    auto term = std::make_shared<Terminal>();
+    term->profile = &t;
+    term->status = ParseStatus(t.status());
+    term->shard = std::hash<std::string>{}(t.tid()) % shards_.size();
+    terminals_.emplace(t.tid(), std::move(term));
+  }
+  for (const auto& m : deps_.config->merchants()) {
+    merchants_.emplace(m.mid(), &m);
+  }
+  for (const auto& r : deps_.config->routes()) {
+    routes_.emplace(r.id(), &r);
+  }
+  (void)ParseCutover(deps_.config->business_day().cutover(), cutover_);  // validated at load
+}
+
+std::string Pipeline::TerminalStatus(const std::string& tid) const {
+  auto it = terminals_.find(tid);
+  if (it == terminals_.end()) {
+    return {};
+  }
+  return StatusName(it->second->status.load());
+}
+
+asio::awaitable<Response> Pipeline::Handle(Request request) {
+  stats_.requests++;
+  auto ctx = std::make_shared<Context>();
+  ctx->request = std::move(request);
+  if (auto r = iso8583::Unpack(*terminal_dialect_, ctx->request.message, ctx->msg); !r) {
+    stats_.format_errors++;
+    std::clog << "pipeline: format error: " << r.error().Describe() << "\n";
+    // Unpack keeps what it decoded before the fault: enough to answer 30, or nothing to answer.
+    if (ctx->msg.mti().size() == 4 && ctx->msg.Has(11) && ctx->msg.Has(41)) {
+      co_return co_await Answer(*ctx, "30");
+    }
+    co_return Response{std::nullopt, true};
+  }
+  auto it = terminals_.find(ctx->msg.Get(41));
+  if (it == terminals_.end()) {
+    co_return co_await Answer(*ctx, "58");
+  }
+  ctx->terminal = it->second;
+  co_return co_await asio::co_spawn(shards_[ctx->terminal->shard], Process(ctx),
+                                    asio::use_awaitable);
+}
+
+asio::awaitable<Response> Pipeline::Process(std::shared_ptr<Context> ctx) {
+  ctx->business_date = BusinessDate(deps_.clock->Now(), cutover_);
+  const std::string_view mti = ctx->msg.mti();
+  if (mti == "0800") {
+    co_return co_await NetworkManagement(*ctx);
+  }
+  if ((mti == "0100" || mti == "0200") && ctx->msg.Get(3).substr(0, 2) == "00") {
+    co_return co_await Authorization(*ctx);
+  }
+  // Not implemented yet (refund, void, completion, reversal, batch close): 12, MACed when the
+  // request's MAC verifies.
+  if (iso8583::Message& m = ctx->msg; m.Has(64) || m.Has(128)) {
+    if (auto rc = co_await VerifyMac(*ctx); rc) {
+      co_return co_await Answer(*ctx, *rc);
+    }
+  }
+  co_return co_await Answer(*ctx, "12");
+}
+
+asio::awaitable<std::optional<std::string>> Pipeline::VerifyMac(Context& ctx) {
+  const iso8583::Message& m = ctx.msg;
+  const auto& profile = *ctx.terminal->profile;
+  const std::size_t ksn_hex = profile.key_scheme() == "dukpt-aes" ? 24 : 20;
+  const int mac_field = iso8583::MacField(m);
+  if (!m.Has(mac_field) || m.Get(62).size() != ksn_hex) {
+    co_return std::string("30");  // a MACed message without its MAC or KSN
+  }
+  auto ksn = crypto::FromHex(m.Get(62));
+  if (!ksn) {
+    co_return std::string("30");
+  }
+  ctx.ksn.assign(ksn->begin(), ksn->end());
+  auto input = iso8583::MacInput(*terminal_dialect_, m, ctx.request.message);
+  if (!input) {
+    co_return std::string("30");
+  }
+  const std::string_view mac = m.Get(mac_field);
+  auto ok = co_await deps_.keys->VerifyDukptMac(
+      profile.bdk_id(), ctx.ksn, crypto::KeyService::MacDirection::kRequest,
+      std::vector<std::uint8_t>(input->begin(), input->end()),
+      std::vector<std::uint8_t>(mac.begin(), mac.end()));
+  if (!ok) {
+    stats_.mac_failures++;
+    std::clog << "pipeline: terminal " << profile.tid() << ": MAC check failed ("
+              << ok.error().message() << ")\n";
+    co_return std::string("63");
+  }
+  ctx.mac_response = true;
+  co_return std::nullopt;
+}
+
+asio::awaitable<std::optional<std::string>> Pipeline::Pack(Context& ctx, iso8583::Message& reply) {
+  std::string out;
+  if (!ctx.mac_response) {
+    if (auto r = iso8583::Pack(*terminal_dialect_, reply, out); !r) {
+      std::clog << "pipeline: response not packed: " << r.error().Describe() << "\n";
+      co_return std::nullopt;
+    }
+    co_return out;
+  }
+  // MACed answer: pack with a zero MAC, MAC the bytes before it under the response key, repack.
+  const int field = iso8583::MacField(reply);
+  static constexpr char kZeros[8] = {};
+  reply.Set(field, std::string_view(kZeros, 8));
+  if (auto r = iso8583::Pack(*terminal_dialect_, reply, out); !r) {
+    std::clog << "pipeline: response not packed: " << r.error().Describe() << "\n";
+    co_return std::nullopt;
+  }
+  auto input = iso8583::MacInput(*terminal_dialect_, reply, out);
+  if (!input) {
+    co_return std::nullopt;
+  }
+  auto mac = co_await deps_.keys->GenerateDukptMac(
+      ctx.terminal->profile->bdk_id(), ctx.ksn, crypto::KeyService::MacDirection::kResponse,
+      std::vector<std::uint8_t>(input->begin(), input->end()));
+  if (!mac) {
+    co_return std::nullopt;
+  }
+  reply.Set(field, std::string_view(reinterpret_cast<const char*>(mac->data()), mac->size()));
+  out.clear();
+  if (!iso8583::Pack(*terminal_dialect_, reply, out)) {
+    co_return std::nullopt;
+  }
+  co_return out;
+}
+
+asio::awaitable<Response> Pipeline::Answer(Context& ctx, std::string_view response_code) {
+  const iso8583::Message& req = ctx.msg;
+  iso8583::Message reply;
+  reply.SetMti(ResponseMti(req.mti()));
+  for (int n : {3, 4, 7, 11, 12, 13, 24, 41, 42, 49, 70}) {
+    if (req.Has(n)) {
+      reply.Set(n, req.Get(n));
+    }
+  }
+  reply.Set(39, response_code);
+  if (response_code == "00") {
+    stats_.approved++;
+  } else {
+    stats_.declined++;
+  }
+  if (response_code == "63" || response_code == "30") {
+    ctx.mac_response = false;  // INTERFACE.md: a 63, or a 30 before the MAC check, is not MACed
+  }
+  // (Separate statements: GCC 12 mishandles co_await inside a braced initializer.)
+  std::optional<std::string> packed = co_await Pack(ctx, reply);
+  Response response;
+  response.message = std::move(packed);
+  co_return response;
+}
+
+asio::awaitable<Response> Pipeline::NetworkManagement(Context& ctx) {
+  Terminal& t = *ctx.terminal;
+  const std::string_view code = ctx.msg.Get(70);
+  if (code == "301" || code == "002") {
+    co_return co_await Answer(ctx, "00");
+  }
+  if (code != "001") {
+    co_return co_await Answer(ctx, "12");  // key change: master/session terminals, not yet
+  }
+  if (t.status == Status::kSuspended || t.status == Status::kRetired) {
+    co_return co_await Answer(ctx, "58");
+  }
+  if (auto rc = co_await VerifyMac(ctx); rc) {
+    co_return co_await Answer(ctx, *rc);
+  }
+  const std::uint64_t counter = KsnCounter(ctx.ksn);
+  if (t.have_ksn && counter <= t.ksn_high) {
+    co_return co_await Answer(ctx, "63");
+  }
+  t.have_ksn = true;
+  t.ksn_high = counter;
+  if (t.status != Status::kActive) {
+    std::clog << "pipeline: terminal " << t.profile->tid() << " active after its first sign-on\n";
+    t.status = Status::kActive;
+  }
+  co_return co_await Answer(ctx, "00");
+}
+
+asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
+  Terminal& t = *ctx.terminal;
+  const iso8583::Message& m = ctx.msg;
+  const auto now = deps_.clock->Now();
+  // 1. Fields the contract requires of a purchase or pre-authorization.
+  for (int n : {3, 4, 7, 11, 41, 42, 49, 22}) {
+    if (!m.Has(n)) {
+      co_return co_await Answer(ctx, "30");
+    }
+  }
+  if (!m.Has(2) && !m.Has(35)) {
+    co_return co_await Answer(ctx, "30");
+  }
+  // 2. Terminal and merchant.
+  if (t.status != Status::kActive ||
+      (!ctx.request.peer_identity.empty() && ctx.request.peer_identity != t.profile->tid())) {
+    co_return co_await Answer(ctx, "58");
+  }
+  auto merchant = merchants_.find(m.Get(42));
+  if (merchant == merchants_.end() || m.Get(42) != t.profile->mid()) {
+    co_return co_await Answer(ctx, "03");
+  }
+  // 3. MAC.
+  if (auto rc = co_await VerifyMac(ctx); rc) {
+    co_return co_await Answer(ctx, *rc);
+  }
+  // 4. Duplicates: an exact retransmission gets the original answer again; another request
+  // reusing the key gets 94.
+  const std::string key = std::string(m.mti().substr(0, 2)) + "|" + std::string(m.Get(11)) + "|" +
+                          std::string(m.Get(7));
+  if (auto seen = t.seen.find(key);
+      seen != t.seen.end() && seen->second.business_date == ctx.business_date) {
+    stats_.duplicates++;
+    if (seen->second.frame != ctx.request.frame) {
+      co_return co_await Answer(ctx, "94");
+    }
+    auto done = seen->second.done;
+    if (!seen->second.response) {
+      (void)co_await done->async_wait(kTuple);  // the original is still in flight
+    }
+    auto again = t.seen.find(key);
+    if (again == t.seen.end() || !again->second.response) {
+      co_return Response{};  // the original got no answer either
+    }
+    co_return Response{again->second.response};
+  }
+  // 5. KSN replay.
+  const std::uint64_t counter = KsnCounter(ctx.ksn);
+  if (t.have_ksn && counter <= t.ksn_high) {
+    co_return co_await Answer(ctx, "63");
+  }
+  t.have_ksn = true;
+  t.ksn_high = counter;
+  t.seen[key] = Terminal::Seen{
+      ctx.request.frame, std::nullopt,
+      std::make_shared<asio::steady_timer>(shards_[t.shard], asio::steady_timer::time_point::max()),
+      ctx.business_date};
+  t.seen_order.push_back(key);
+  while (t.seen_order.size() > kDuplicateWindow) {
+    t.seen.erase(t.seen_order.front());
+    t.seen_order.pop_front();
+  }
+  auto finish = [&](Response r) -> Response {
+    if (auto s = t.seen.find(key); s != t.seen.end()) {
+      s->second.response = r.message;
+      s->second.done->cancel();
+    }
+    return r;
+  };
+
+  // 6. Card checks.
+  std::string pan(m.Has(2) ? m.Get(2) : m.Get(35).substr(0, m.Get(35).find('=')));
+  std::string expiry(m.Has(14) ? m.Get(14) : std::string_view());
+  if (expiry.empty() && m.Has(35)) {
+    const auto sep = m.Get(35).find('=');
+    if (sep != std::string_view::npos) {
+      expiry = std::string(m.Get(35).substr(sep + 1, 4));
+    }
+  }
+  if (!LuhnValid(pan)) {
+    {
+      Response r = co_await Answer(ctx, "14");
+      co_return finish(std::move(r));
+    }
+  }
+  const std::string current_yymm = ctx.business_date.substr(2, 4);
+  if (expiry.size() != 4 || !Digits(expiry) || expiry < current_yymm) {
+    {
+      Response r = co_await Answer(ctx, "54");
+      co_return finish(std::move(r));
+    }
+  }
+  const std::string_view amount = m.Get(4);
+  if (!Digits(amount) || amount.find_first_not_of('0') == std::string_view::npos) {
+    {
+      Response r = co_await Answer(ctx, "13");
+      co_return finish(std::move(r));
+    }
+  }
+  // 7. Route.
+  auto table = deps_.bins->Snapshot();
+  const routing::BinEntry* bin = table->Lookup(pan);
+  auto route_it = bin != nullptr ? routes_.find(bin->route) : routes_.end();
+  if (route_it == routes_.end()) {
+    {
+      Response r = co_await Answer(ctx, "92");
+      co_return finish(std::move(r));
+    }
+  }
+  const proto::RouteConfig& route = *route_it->second;
+
+  // 8. The issuer's request, with the PIN re-encrypted under the route's ZPK.
+  iso8583::Message out;
+  out.SetMti(m.mti());
+  out.Set(2, pan);
+  for (int n : {3, 4, 12, 13, 14, 22, 23, 25, 35, 41, 42, 49, 55}) {
+    if (m.Has(n)) {
+      out.Set(n, m.Get(n));
+    }
+  }
+  if (m.Has(52)) {
+    const bool aes = t.profile->key_scheme() == "dukpt-aes";
+    const std::string_view block = m.Get(52);
+    auto translated = co_await deps_.keys->TranslateDukptPin(
+        t.profile->bdk_id(), ctx.ksn,
+        aes ? crypto::PinBlockFormat::kIso4 : crypto::PinBlockFormat::kIso0,
+        std::vector<std::uint8_t>(block.begin(), block.end()), pan, route.zpk_id());
+    if (!translated) {
+      std::clog << "pipeline: terminal " << t.profile->tid() << ": PIN translation failed ("
+                << translated.error().message() << ")\n";
+      const bool key_problem = translated.error() == make_error_code(crypto::Error::kBadKeyUsage) ||
+                               translated.error() == make_error_code(crypto::Error::kUnknownKeyId);
+      {
+        Response r = co_await Answer(ctx, key_problem ? "96" : "55");
+        co_return finish(std::move(r));
+      }
+    }
+    out.Set(52, std::string_view(reinterpret_cast<const char*>(translated->bytes.data()),
+                                 translated->size));
+  }
+  const std::uint64_t id = deps_.journal->ReserveId();
+  const std::string rrn = MakeRrn(ctx.business_date, id);
+  char stan[8];
+  std::snprintf(stan, sizeof(stan), "%06u", next_stan_.fetch_add(1) % 999999 + 1);
+  out.Set(7, TransmissionTime(now));
+  out.Set(11, stan);
+  out.Set(37, rrn);
+  const auto& acq = deps_.config->acquirer();
+  if (!acq.acquiring_institution().empty()) {
+    out.Set(32, acq.acquiring_institution());
+  }
+  if (!acq.forwarding_institution().empty()) {
+    out.Set(33, acq.forwarding_institution());
+  }
+  const proto::MerchantConfig& merchant_cfg = *merchant->second;
+  if (!merchant_cfg.mcc().empty()) {
+    out.Set(18, merchant_cfg.mcc());
+  }
+  if (!merchant_cfg.name().empty()) {
+    std::string name = merchant_cfg.name().substr(0, 40);
+    name.resize(40, ' ');
+    out.Set(43, name);
+  }
+
+  // 9. Journal "forwarded", durable before the request leaves.
+  proto::TransactionRecord rec;
+  rec.set_id(id);
+  rec.set_tid(t.profile->tid());
+  rec.set_mid(t.profile->mid());
+  rec.set_mti(std::string(m.mti()));
+  rec.set_processing_code(std::string(m.Get(3)));
+  rec.set_stan(std::string(m.Get(11)));
+  rec.set_transmission_time(std::string(m.Get(7)));
+  rec.set_rrn(rrn);
+  rec.set_amount_minor(std::stoll(std::string(amount)));
+  rec.set_currency(static_cast<std::uint32_t>(std::stoul(std::string(m.Get(49)))));
+  rec.set_route(route.id());
+  rec.set_business_date(ctx.business_date);
+  rec.set_issuer_stan(stan);
+  rec.set_received_micros(Micros(now));
+  AddEvent(rec, proto::TXN_FORWARDED, Micros(now), "", "");
+  {
+    auto [ec, written] = co_await deps_.journal->Append(rec, pan, kTuple);
+    if (ec) {
+      std::clog << "pipeline: journal write failed: " << ec.message() << "\n";
+      {
+        Response r = co_await Answer(ctx, "96");
+        co_return finish(std::move(r));
+      }
+    }
+  }
+
+  // 10. The issuer.
+  auto outcome = co_await deps_.issuers->Send(route.id(), std::move(out));
+  std::string rc;
+  std::string approval;
+  std::optional<std::string> issuer_icc;
+  std::string note;
+  bool reverse = false;
+  bool stand_in = false;
+  if (outcome.response) {
+    rc = std::string(outcome.response->Get(39));
+    approval = std::string(outcome.response->Get(38));
+    if (outcome.response->Has(55)) {
+      issuer_icc = std::string(outcome.response->Get(55));
+    }
+    if (rc.size() != 2) {
+      rc = "96";  // an issuer answer without a usable response code
+      reverse = true;
+    }
+  } else {
+    const bool can_stand_in = outcome.failure != IssuerGateway::Failure::kTimeout &&
+                              route.stand_in().enabled() && !m.Has(52) &&
+                              rec.amount_minor() <= route.stand_in().max_amount_minor();
+    if (can_stand_in) {
+      rc = "00";
+      stand_in = true;
+      approval = "S" + rrn.substr(rrn.size() - 5);
+      note = "stand-in approval";
+    } else {
+      rc = "91";
+      note = outcome.failure == IssuerGateway::Failure::kTimeout ? "issuer timeout"
+                                                                 : "issuer unavailable";
+    }
+    if (outcome.failure == IssuerGateway::Failure::kTimeout) {
+      stats_.issuer_timeouts++;
+      reverse = true;
+    }
+  }
+
+  // 11. The outcome, durable before the terminal hears it; then what is owed to the issuer.
+  rec.set_response_code(rc);
+  rec.set_approval_code(approval);
+  rec.set_stand_in(stand_in);
+  AddEvent(rec, proto::TXN_ANSWERED, Micros(deps_.clock->Now()), rc, note);
+  {
+    auto [ec, written] = co_await deps_.journal->Append(rec, {}, kTuple);
+    if (ec) {
+      std::clog << "pipeline: journal outcome write failed: " << ec.message() << "\n";
+      rc = "96";
+      reverse = outcome.response.has_value() || reverse;
+    }
+  }
+  if (reverse || stand_in) {
+    proto::SafEntry e;
+    e.set_destination(route.id());
+    e.set_txn_id(id);
+    e.set_created_micros(Micros(deps_.clock->Now()));
+    if (reverse) {
+      e.set_message_type("0420");
+      e.set_reason_code("68");
+    } else {
+      e.set_message_type(m.mti() == "0100" ? "0120" : "0220");
+    }
+    if (auto queued = deps_.saf->Enqueue(e); !queued) {
+      std::clog << "pipeline: SAF enqueue failed for transaction " << id << ": "
+                << queued.error().message() << "\n";
+    } else if (reverse) {
+      stats_.reversals_queued++;
+    }
+  }
+
+  // 12. The answer.
+  iso8583::Message reply;
+  reply.SetMti(ResponseMti(m.mti()));
+  for (int n : {3, 4, 7, 11, 12, 13, 41, 42, 49}) {
+    if (m.Has(n)) {
+      reply.Set(n, m.Get(n));
+    }
+  }
+  reply.Set(37, rrn);
+  if (rc == "00" && !approval.empty()) {
+    reply.Set(38, approval);
+  }
+  reply.Set(39, rc);
+  if (issuer_icc) {
+    reply.Set(55, *issuer_icc);
+  }
+  if (rc == "00") {
+    stats_.approved++;
+  } else {
+    stats_.declined++;
+  }
+  std::clog << "pipeline: " << t.profile->tid() << " stan " << m.Get(11) << " "
+            << iso8583::MaskPan(pan) << " amount " << amount << " -> " << rc
+            << (stand_in ? " (stand-in)" : "") << "\n";
+  std::optional<std::string> packed = co_await Pack(ctx, reply);
+  Response response;
+  response.message = std::move(packed);
+  co_return finish(std::move(response));
+}
+
+}  // namespace sy::server

@@ -1,0 +1,362 @@
+// The pipeline end to end in one process: a real key store, journal and SAF queue, a fake issuer,
+// and terminal-side messages built with the terminal's own DUKPT keys.
+
+#include "switch/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <filesystem>
+#include <random>
+
+#include "crypto/dukpt_tdes.h"
+#include "crypto/hex.h"
+#include "crypto/mac.h"
+#include "crypto/pin_block.h"
+#include "iso8583/codec.h"
+#include "iso8583/json.h"
+#include "iso8583/mac_slot.h"
+#include "switch/config.h"
+
+namespace sy::server {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono;
+
+constexpr std::string_view kBdk = "0123456789ABCDEFFEDCBA9876543210";  // X9.24-1 A.4 test BDK
+constexpr std::string_view kZpk = "89ABCDEF0123456776543210FEDCBA98";
+constexpr std::string_view kPan = "4761739001010010";  // Luhn-valid test card
+constexpr std::string_view kPin = "1234";
+
+crypto::SecretBytes Key(std::string_view hex) { return crypto::SecretFromHex(hex).value(); }
+
+class FakeIssuer final : public IssuerGateway {
+ public:
+  asio::awaitable<Outcome> Send(std::string route, iso8583::Message request) override {
+    routes.push_back(route);
+    requests.push_back(request);
+    if (failure != Failure::kNone) {
+      co_return Outcome{std::nullopt, failure};
+    }
+    iso8583::Message r;
+    r.SetMti(request.mti() == "0100" ? "0110" : "0210");
+    r.Set(11, request.Get(11));
+    r.Set(37, request.Get(37));
+    r.Set(39, response_code);
+    if (response_code == "00") {
+      r.Set(38, "A1B2C3");
+    }
+    co_return Outcome{r, Failure::kNone};
+  }
+  std::vector<std::string> routes;
+  std::vector<iso8583::Message> requests;
+  std::string response_code = "00";
+  Failure failure = Failure::kNone;
+};
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::vector<std::string> problems;
+    config_ = LoadConfig("", problems).value();
+    std::random_device rd;
+    dir_ = std::filesystem::temp_directory_path() / ("sy-pipeline-" + std::to_string(rd()));
+    store_ = storage::Store::Open({.path = (dir_ / "store").string()}).value();
+    pans_ = std::make_unique<crypto::PanProtector>(
+        crypto::PanProtector::Create("data-test", crypto::SecretBytes(32)).value());
+    journal_ = std::make_unique<storage::Journal>(*store_, pans_.get());
+    saf_ = std::make_unique<storage::SafQueue>(*store_);
+    keys_ = std::make_unique<crypto::SoftwareKeyStore>(crypto::SecretBytes(32));
+    ASSERT_TRUE(
+        keys_->AddKey("bdk-demo", crypto::KeyKind::kBdk, crypto::KeyAlgorithm::kTdes, Key(kBdk)));
+    ASSERT_TRUE(keys_->AddKey("zpk-issuer-a", crypto::KeyKind::kZpk, crypto::KeyAlgorithm::kTdes,
+                              Key(kZpk)));
+    ASSERT_TRUE(keys_->AddKey("zpk-issuer-b", crypto::KeyKind::kZpk, crypto::KeyAlgorithm::kTdes,
+                              Key(kZpk)));
+    bins_ = std::make_unique<routing::BinRouter>(BuildBinTable(config_).value());
+    clock_ = std::make_unique<ManualClock>(sys_days(year{2026} / 11 / 27) + hours(9));
+    pipeline_ =
+        std::make_unique<Pipeline>(io_.get_executor(),
+                                   Pipeline::Deps{&config_, keys_.get(), journal_.get(), saf_.get(),
+                                                  bins_.get(), &issuer_, clock_.get()},
+                                   "iso87b", 2);
+  }
+  void TearDown() override {
+    pipeline_.reset();
+    journal_.reset();
+    saf_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // A terminal message for TERM0001 at KSN counter `counter`, MACed under the MAC-request key.
+  std::string Build(iso8583::Message m, std::uint32_t counter, bool mac = true) {
+    char ksn_hex[21];
+    std::snprintf(ksn_hex, sizeof(ksn_hex), "FFFF9876543210E%05X", counter);
+    m.Set(41, "TERM0001");
+    m.Set(62, ksn_hex);
+    const auto ksn = crypto::FromHex(ksn_hex).value();
+    std::string out;
+    if (!mac) {
+      EXPECT_TRUE(iso8583::Pack(*dialect_, m, out).has_value());
+      return out;
+    }
+    const auto key =
+        crypto::DeriveTdesWorkingKey(Key(kBdk), ksn, crypto::TdesDukptVariant::kMacRequest).value();
+    auto fn = [&](std::span<const std::uint8_t> data, std::array<std::uint8_t, 8>& mac_out) {
+      auto r = crypto::RetailMac(key, data, crypto::MacPadding::kMethod1);
+      if (!r) {
+        return false;
+      }
+      mac_out = *r;
+      return true;
+    };
+    EXPECT_TRUE(iso8583::PackWithMac(*dialect_, m, fn, out).has_value());
+    return out;
+  }
+
+  iso8583::Message SignOn(std::string_view stan) {
+    iso8583::Message m;
+    m.SetMti("0800");
+    m.Set(7, "1127090000");
+    m.Set(11, stan);
+    m.Set(70, "001");
+    return m;
+  }
+
+  iso8583::Message Purchase(std::string_view stan, std::uint32_t counter, std::string_view amount,
+                            bool with_pin = true, std::string_view pan = kPan) {
+    iso8583::Message m;
+    m.SetMti("0200");
+    m.Set(2, pan);
+    m.Set(3, "000000");
+    m.Set(4, amount);
+    m.Set(7, "1127090001");
+    m.Set(11, stan);
+    m.Set(14, "2812");
+    m.Set(22, "051");
+    m.Set(42, "MERCHANT0000001");
+    m.Set(49, "978");
+    if (with_pin) {
+      char ksn_hex[21];
+      std::snprintf(ksn_hex, sizeof(ksn_hex), "FFFF9876543210E%05X", counter);
+      const auto pin_key = crypto::DeriveTdesWorkingKey(Key(kBdk), crypto::FromHex(ksn_hex).value(),
+                                                        crypto::TdesDukptVariant::kPin)
+                               .value();
+      auto block = crypto::EncipherPinBlock(crypto::PinBlockFormat::kIso0, pin_key,
+                                            crypto::SecretBytes::FromString(kPin).value(), pan,
+                                            crypto::SystemRandom())
+                       .value();
+      m.Set(52, std::string_view(reinterpret_cast<const char*>(block.bytes.data()), block.size));
+    }
+    return m;
+  }
+
+  Response Send(const std::string& wire) {
+    Request r;
+    r.message = wire;
+    r.frame = "\x60\x00\x01\x00\x00" + wire;
+    Response out;
+    asio::co_spawn(io_, pipeline_->Handle(r), [&](std::exception_ptr e, Response resp) {
+      ASSERT_FALSE(e);
+      out = std::move(resp);
+    });
+    io_.restart();
+    io_.run();
+    return out;
+  }
+
+  iso8583::Message Decode(const Response& r) {
+    iso8583::Message m;
+    EXPECT_TRUE(r.message.has_value());
+    if (r.message) {
+      EXPECT_TRUE(iso8583::Unpack(*dialect_, *r.message, m).has_value());
+      decoded_.push_back(*r.message);  // keep the bytes the views point into
+      EXPECT_TRUE(iso8583::Unpack(*dialect_, decoded_.back(), m).has_value());
+    }
+    return m;
+  }
+
+  void SignOnOk() {
+    auto r = Decode(Send(Build(SignOn("000001"), 1)));
+    ASSERT_EQ(r.Get(39), "00");
+  }
+
+  proto::SwitchConfig config_;
+  std::filesystem::path dir_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<crypto::PanProtector> pans_;
+  std::unique_ptr<storage::Journal> journal_;
+  std::unique_ptr<storage::SafQueue> saf_;
+  std::unique_ptr<crypto::SoftwareKeyStore> keys_;
+  std::unique_ptr<routing::BinRouter> bins_;
+  std::unique_ptr<ManualClock> clock_;
+  FakeIssuer issuer_;
+  asio::io_context io_;
+  std::unique_ptr<Pipeline> pipeline_;
+  std::shared_ptr<const iso8583::Dialect> dialect_ = iso8583::LoadDialect("iso87b").value();
+  std::deque<std::string> decoded_;
+};
+
+TEST_F(PipelineTest, ASignOnWithAValidMacActivatesTheTerminal) {
+  EXPECT_EQ(pipeline_->TerminalStatus("TERM0001"), "provisioned");
+  auto r = Decode(Send(Build(SignOn("000001"), 1)));
+  EXPECT_EQ(r.mti(), "0810");
+  EXPECT_EQ(r.Get(39), "00");
+  EXPECT_TRUE(r.Has(128) || r.Has(64));
+  EXPECT_EQ(pipeline_->TerminalStatus("TERM0001"), "active");
+}
+
+TEST_F(PipelineTest, ApprovesAPurchaseDurablyWithTheIssuersAnswerAndAResponseMac) {
+  SignOnOk();
+  Response resp = Send(Build(Purchase("000002", 2, "000000001000"), 2));
+  iso8583::Message r = Decode(resp);
+  EXPECT_EQ(r.mti(), "0210");
+  EXPECT_EQ(r.Get(39), "00");
+  EXPECT_EQ(r.Get(38), "A1B2C3");
+  EXPECT_EQ(r.Get(11), "000002");
+  EXPECT_EQ(r.Get(4), "000000001000");
+  ASSERT_EQ(r.Get(37).size(), 12U);
+  // The response is MACed under the MAC-response variant of the request's KSN.
+  const auto ksn = crypto::FromHex("FFFF9876543210E00002").value();
+  const auto key =
+      crypto::DeriveTdesWorkingKey(Key(kBdk), ksn, crypto::TdesDukptVariant::kMacResponse).value();
+  auto input = iso8583::MacInput(*dialect_, r, *resp.message).value();
+  auto mac =
+      crypto::RetailMac(key, {reinterpret_cast<const std::uint8_t*>(input.data()), input.size()},
+                        crypto::MacPadding::kMethod1)
+          .value();
+  EXPECT_EQ(r.Get(64), std::string_view(reinterpret_cast<const char*>(mac.data()), 8));
+  // The issuer got format 0 under its ZPK, with the switch's own STAN and RRN.
+  ASSERT_EQ(issuer_.requests.size(), 1U);
+  const iso8583::Message& sent = issuer_.requests[0];
+  EXPECT_EQ(issuer_.routes[0], "issuer-a");
+  EXPECT_EQ(sent.Get(37), r.Get(37));
+  EXPECT_EQ(sent.Get(32), "12345678901");
+  EXPECT_EQ(sent.Get(18), "5814");
+  const std::string_view block = sent.Get(52);
+  auto pin = crypto::DecipherPinBlock(
+      crypto::PinBlockFormat::kIso0, Key(kZpk),
+      {reinterpret_cast<const std::uint8_t*>(block.data()), block.size()}, kPan);
+  ASSERT_TRUE(pin.has_value());
+  EXPECT_EQ(pin->as_chars(), kPin);
+  // Approved means durable: the journal holds the answered transaction, PAN sealed.
+  auto rec = journal_->FindByRrn(r.Get(37));
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_EQ(rec->state(), proto::TXN_ANSWERED);
+  EXPECT_EQ(rec->response_code(), "00");
+  EXPECT_EQ(rec->pan().masked(), "476173******0010");
+  EXPECT_EQ(journal_->InFlight().value().size(), 0U);
+}
+
+TEST_F(PipelineTest, RefusesAPurchaseFromATerminalThatNeverSignedOn) {
+  auto r = Decode(Send(Build(Purchase("000002", 2, "000000001000"), 2)));
+  EXPECT_EQ(r.Get(39), "58");
+  EXPECT_TRUE(issuer_.requests.empty());
+}
+
+TEST_F(PipelineTest, AnswersAWrongMacWith63Unmaced) {
+  SignOnOk();
+  std::string wire = Build(Purchase("000002", 2, "000000001000"), 2);
+  wire.back() ^= 0x01;  // the last MAC byte
+  auto r = Decode(Send(wire));
+  EXPECT_EQ(r.Get(39), "63");
+  EXPECT_FALSE(r.Has(64));
+  EXPECT_EQ(pipeline_->stats().mac_failures.load(), 1U);
+  EXPECT_TRUE(issuer_.requests.empty());
+}
+
+TEST_F(PipelineTest, ReplaysTheOriginalAnswerToAnExactRetransmissionAndRefusesAReusedKey) {
+  SignOnOk();
+  const std::string wire = Build(Purchase("000002", 2, "000000001000"), 2);
+  Response first = Send(wire);
+  Response again = Send(wire);
+  ASSERT_TRUE(first.message && again.message);
+  EXPECT_EQ(*again.message, *first.message);
+  EXPECT_EQ(issuer_.requests.size(), 1U);
+  auto other = Decode(Send(Build(Purchase("000002", 3, "000000002000"), 3)));
+  EXPECT_EQ(other.Get(39), "94");
+  EXPECT_EQ(issuer_.requests.size(), 1U);
+}
+
+TEST_F(PipelineTest, RefusesAReplayedKsnCounter) {
+  SignOnOk();
+  ASSERT_EQ(Decode(Send(Build(Purchase("000002", 5, "000000001000"), 5))).Get(39), "00");
+  auto r = Decode(Send(Build(Purchase("000003", 4, "000000001000"), 4)));
+  EXPECT_EQ(r.Get(39), "63");
+}
+
+TEST_F(PipelineTest, ChecksTheCardBeforeRouting) {
+  SignOnOk();
+  EXPECT_EQ(Decode(Send(Build(Purchase("000002", 2, "000000001000", false, "4761739001010011"), 2)))
+                .Get(39),
+            "14");
+  auto expired = Purchase("000003", 3, "000000001000", false);
+  expired.Set(14, "2610");
+  EXPECT_EQ(Decode(Send(Build(expired, 3))).Get(39), "54");
+  // A Luhn-valid PAN no BIN routes.
+  EXPECT_EQ(Decode(Send(Build(Purchase("000004", 4, "000000001000", false, "6011000990139424"), 4)))
+                .Get(39),
+            "92");
+  EXPECT_TRUE(issuer_.requests.empty());
+}
+
+TEST_F(PipelineTest, AnswersAnIssuerTimeoutWith91AndQueuesAReversal) {
+  SignOnOk();
+  issuer_.failure = IssuerGateway::Failure::kTimeout;
+  auto r = Decode(Send(Build(Purchase("000002", 2, "000000001000"), 2)));
+  EXPECT_EQ(r.Get(39), "91");
+  auto saf = saf_->List().value();
+  ASSERT_EQ(saf.size(), 1U);
+  EXPECT_EQ(saf[0].message_type(), "0420");
+  EXPECT_EQ(saf[0].reason_code(), "68");
+  EXPECT_EQ(saf[0].destination(), "issuer-a");
+  EXPECT_EQ(journal_->Get(saf[0].txn_id()).value().response_code(), "91");
+}
+
+TEST_F(PipelineTest, StandsInForASmallNoPinPurchaseWhenTheIssuerIsDownAndQueuesTheAdvice) {
+  SignOnOk();
+  issuer_.failure = IssuerGateway::Failure::kDown;
+  auto small = Decode(Send(Build(Purchase("000002", 2, "000000001000", false), 2)));
+  EXPECT_EQ(small.Get(39), "00");
+  EXPECT_EQ(small.Get(38).substr(0, 1), "S");
+  auto with_pin = Decode(Send(Build(Purchase("000003", 3, "000000001000", true), 3)));
+  EXPECT_EQ(with_pin.Get(39), "91");
+  auto large = Decode(Send(Build(Purchase("000004", 4, "000000009000", false), 4)));
+  EXPECT_EQ(large.Get(39), "91");
+  auto saf = saf_->List().value();
+  ASSERT_EQ(saf.size(), 1U);
+  EXPECT_EQ(saf[0].message_type(), "0220");
+  EXPECT_TRUE(journal_->Get(saf[0].txn_id()).value().stand_in());
+}
+
+TEST_F(PipelineTest, AnswersFormatErrorsAndUnknownTerminals) {
+  iso8583::Message m = SignOn("000009");
+  m.Set(41, "TERM0099");
+  std::string unknown;
+  ASSERT_TRUE(iso8583::Pack(*dialect_, m, unknown).has_value());
+  EXPECT_EQ(Decode(Send(unknown)).Get(39), "58");
+  // Field 41 decodable, field 70 (n3 BCD) broken: 30.
+  std::string broken = Build(SignOn("000010"), 10, false);
+  broken.back() = '\x0A';
+  auto r = Decode(Send(broken));
+  EXPECT_EQ(r.Get(39), "30");
+  // Not even an MTI: nothing to answer, the connection closes.
+  Response garbage = Send(std::string("\xFF\xFF", 2));
+  EXPECT_FALSE(garbage.message.has_value());
+  EXPECT_TRUE(garbage.close_connection);
+}
+
+TEST(LuhnTest, ChecksTheCheckDigit) {
+  EXPECT_TRUE(LuhnValid("4761739001010010"));
+  EXPECT_TRUE(LuhnValid("6011000990139424"));
+  EXPECT_FALSE(LuhnValid("4761739001010011"));
+  EXPECT_FALSE(LuhnValid("47617390010"));
+  EXPECT_FALSE(LuhnValid("476173900101001X"));
+}
+
+}  // namespace
+}  // namespace sy::server
