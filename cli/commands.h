@@ -23,6 +23,9 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // the input was read but is wrong (bad message, bad key)
 inline constexpr int kExitUsage = 2;    // the command line is wrong
 
+// switchyard serve [--config FILE] [--data DIR] [--port N] [--plain]: the switch daemon.
+int RunServe(Args args, Io& io);
+
 // switchyard iso8583 decode|encode|dialects ...
 int RunIso8583(Args args, Io& io);
 

@@ -76,7 +76,8 @@ void throw_exception_from_error(const KeyStoreError& e, const boost::source_loca
 
 Result<SecretBytes> SoftwareKeyStore::LoadMasterKey(const char* env_var, const std::string& path) {
   std::string text;
-  if (const char* v = std::getenv(env_var); v != nullptr && *v != '\0') {
+  if (const char* v = env_var != nullptr ? std::getenv(env_var) : nullptr;
+      v != nullptr && *v != '\0') {
     text = v;
   } else {
     std::ifstream in(path);
@@ -189,6 +190,45 @@ std::string SoftwareKeyStore::Serialize() const {
     out += id + " " + std::string(InfoOf(e.kind).name) + " " + ToHex(e.kcv) + " " + e.block + "\n";
   }
   return out;
+}
+
+Result<PanProtector> SoftwareKeyStore::MakePanProtector(const std::string& id) const {
+  auto key = Find(id, KeyKind::kDataKey);
+  if (!key) {
+    return key.error();
+  }
+  return PanProtector::Create(id, (*key)->key);
+}
+
+std::vector<std::string> SoftwareKeyStore::TestKeyIds() const {
+  // Check values of published test keys: 0123456789ABCDEFFEDCBA9876543210 (ANSI X9.24-1:2009
+  // A.4, TDES KCV 08D7B4), FEDCBA9876543210F1F1F1F1F1F1F1F1 (X9.24-3 supplement, AES) and
+  // 89ABCDEF0123456776543210FEDCBA98 (a common TDES test key), computed at first use.
+  static const std::vector<std::pair<KeyAlgorithm, Kcv>> kTest = [] {
+    std::vector<std::pair<KeyAlgorithm, Kcv>> out;
+    for (const auto& [algo, hex] : std::initializer_list<std::pair<KeyAlgorithm, const char*>>{
+             {KeyAlgorithm::kTdes, "0123456789ABCDEFFEDCBA9876543210"},
+             {KeyAlgorithm::kTdes, "89ABCDEF0123456776543210FEDCBA98"},
+             {KeyAlgorithm::kAes, "FEDCBA9876543210F1F1F1F1F1F1F1F1"}}) {
+      auto key = SecretFromHex(hex);
+      if (key) {
+        if (auto kcv = KcvOf(algo, *key); kcv) {
+          out.emplace_back(algo, *kcv);
+        }
+      }
+    }
+    return out;
+  }();
+  std::vector<std::string> ids;
+  for (const auto& [id, e] : keys_) {
+    for (const auto& [algo, kcv] : kTest) {
+      if (e.algorithm == algo && e.kcv == kcv) {
+        ids.push_back(id);
+        break;
+      }
+    }
+  }
+  return ids;
 }
 
 Result<const SoftwareKeyStore::Entry*> SoftwareKeyStore::Find(const std::string& id,

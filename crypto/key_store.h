@@ -29,6 +29,7 @@
 #include "crypto/error.h"
 #include "crypto/kcv.h"
 #include "crypto/mac.h"
+#include "crypto/pan_protector.h"
 #include "crypto/pin_block.h"
 #include "crypto/secret_bytes.h"
 
@@ -100,7 +101,8 @@ class SoftwareKeyStore final : public KeyService {
   [[nodiscard]] static boost::system::result<SoftwareKeyStore, KeyStoreError> Load(
       const SecretBytes& master_key, std::string_view file_text);
 
-  // The master key from the environment variable `env_var` (hex) or, when unset, from the file
+  // The master key from the environment variable `env_var` (hex; nullptr for none) or, when
+  // unset, from the file
   // `path` (hex, surrounding whitespace ignored). kBadHex / kBadKeyLength / kBadInputLength.
   [[nodiscard]] static Result<SecretBytes> LoadMasterKey(const char* env_var,
                                                          const std::string& path);
@@ -114,6 +116,14 @@ class SoftwareKeyStore final : public KeyService {
 
   // The key file text (TR-31 blocks and KCVs only).
   [[nodiscard]] std::string Serialize() const;
+
+  // A PanProtector over the DATA key `id` (the key never leaves crypto/). kBadKeyUsage when `id`
+  // is another kind of key; kBadKeyLength unless it is an AES-256 key.
+  [[nodiscard]] Result<PanProtector> MakePanProtector(const std::string& id) const;
+
+  // Ids of loaded keys that are published test keys (their check value is one of the well-known
+  // test keys': the ANSI X9.24-1 and X9.24-3 test BDKs, ...). A production switch refuses them.
+  [[nodiscard]] std::vector<std::string> TestKeyIds() const;
 
   boost::asio::awaitable<Result<PinBlock>> TranslateDukptPin(
       std::string bdk_id, std::vector<std::uint8_t> ksn, PinBlockFormat format,

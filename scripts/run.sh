@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds Switchyard (Release) and runs it on its embedded defaults.
-# Until the switch daemon lands (`switchyard serve`), this decodes a sample ISO 8583 purchase
-# with the iso8583 tool, as an operator reads a captured message.
+# Installs what is missing, builds Switchyard (Release) and runs the embedded demo in the
+# foreground: two issuer simulators (deploy/demo/issuer-a.yaml on 127.0.0.1:9583, issuer-b.yaml on
+# 127.0.0.1:9584) and the switch on its embedded defaults (TLS terminals on 127.0.0.1:8583,
+# data in ./data). Ctrl-C stops all three cleanly.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -11,7 +12,32 @@ export CCACHE_BASEDIR="$root"
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/switchyard-ccache}"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target switchyard
+bin="$root/build/release/cli/switchyard"
 
-sample="0200723C068000C0920016476173900101001000000000000000100011270930010001230930011127281200510001005445524D303030314D45524348414E5430303030303031393738D58E3C3A0B1F2A9C00379F02060000000010009F2608A1B2C3D4E5F607189F2701805F2A0209789A032611279C0100"
-echo "\$ switchyard iso8583 decode --dialect iso87b --hex ${sample:0:24}..."
-exec ./build/release/cli/switchyard iso8583 decode --dialect iso87b --hex "$sample" "$@"
+pids=()
+stop() {
+  for pid in "${pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+}
+trap stop EXIT INT TERM
+
+"$bin" issuer-sim --config deploy/demo/issuer-a.yaml &
+pids+=($!)
+"$bin" issuer-sim --config deploy/demo/issuer-b.yaml &
+pids+=($!)
+
+cat <<MSG
+
+Switchyard demo: issuers on 127.0.0.1:9583 and :9584, terminals (TLS) on 127.0.0.1:8583.
+From a second shell, sign the demo terminal on and buy something (TEST card, PIN 1234):
+  $bin term --ca data/tls/switch.crt signon
+  $bin term --ca data/tls/switch.crt purchase --pan 4761739001010010 --amount 1250 --pin 1234
+Look the transaction up:  $bin journal show --data data --tid TERM0001 --stan <STAN>
+Ctrl-C stops everything.
+
+MSG
+"$bin" serve "$@" &
+pids+=($!)
+wait "${pids[2]}"

@@ -483,7 +483,8 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   const std::string rrn = MakeRrn(ctx.business_date, id);
   char stan[8];
   std::snprintf(stan, sizeof(stan), "%06u", next_stan_.fetch_add(1) % 999999 + 1);
-  out.Set(7, TransmissionTime(now));
+  const std::string issuer_time = TransmissionTime(now);
+  out.Set(7, issuer_time);
   out.Set(11, stan);
   out.Set(37, rrn);
   const auto& acq = deps_.config->acquirer();
@@ -518,6 +519,7 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   rec.set_route(route.id());
   rec.set_business_date(ctx.business_date);
   rec.set_issuer_stan(stan);
+  rec.set_issuer_transmission_time(issuer_time);
   rec.set_received_micros(Micros(now));
   AddEvent(rec, proto::TXN_FORWARDED, Micros(now), "", "");
   {

@@ -1,0 +1,122 @@
+// switchyard serve — the switch daemon, on its embedded defaults or a configuration file.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <ostream>
+#include <string>
+#include <thread>
+
+#include "cli/commands.h"
+#include "switch/config.h"
+#include "switch/daemon.h"
+
+namespace sy::cli {
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: switchyard serve [--config FILE] [--data DIR] [--port N] [--plain]\n"
+    "  --config FILE  merged over the embedded demo defaults (deploy/demo/switchyard.yaml)\n"
+    "  --data DIR     the data directory (store, keys, TLS identity). Default: ./data\n"
+    "  --port N       the first listener's port. Default: 8583\n"
+    "  --plain        serve the first listener on plain TCP (with a warning); for local tests\n"
+    "  --check        validate the configuration and exit\n"
+    "Stops cleanly on SIGINT or SIGTERM.\n";
+
+}  // namespace
+
+int RunServe(Args args, Io& io) {
+  std::string config_path;
+  std::string data;
+  std::string port;
+  bool plain = false;
+  bool check = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view a = args[i];
+    auto value = [&](std::string& out) {
+      if (i + 1 >= args.size()) {
+        return false;
+      }
+      out = std::string(args[++i]);
+      return true;
+    };
+    if (a == "--help") {
+      io.out << kUsage;
+      return kExitOk;
+    }
+    if ((a == "--config" && !value(config_path)) || (a == "--data" && !value(data)) ||
+        (a == "--port" && !value(port))) {
+      io.err << "switchyard serve: " << a << " needs a value\n" << kUsage;
+      return kExitUsage;
+    }
+    if (a == "--plain") {
+      plain = true;
+    } else if (a == "--check") {
+      check = true;
+    } else if (a != "--config" && a != "--data" && a != "--port") {
+      io.err << "switchyard serve: unknown argument '" << a << "'\n" << kUsage;
+      return kExitUsage;
+    }
+  }
+  std::vector<std::string> problems;
+  auto config = server::LoadConfig(config_path, problems);
+  if (!config) {
+    for (const auto& p : problems) {
+      io.err << "switchyard serve: " << p << "\n";
+    }
+    return kExitUsage;
+  }
+  if (!data.empty()) {
+    config->set_data_dir(data);
+    config->mutable_keys()->set_file(data + "/keys.txt");
+  }
+  if (!port.empty()) {
+    try {
+      config->mutable_listeners(0)->set_port(static_cast<std::uint32_t>(std::stoul(port)));
+    } catch (const std::exception&) {
+      io.err << "switchyard serve: --port '" << port << "' is not a number\n";
+      return kExitUsage;
+    }
+  }
+  if (plain) {
+    config->mutable_listeners(0)->set_plain_tcp(true);
+  }
+  if (check) {
+    io.out << "configuration ok\n";
+    return kExitOk;
+  }
+
+  // SIGINT and SIGTERM are taken by one thread that stops the daemon: block them everywhere
+  // before any other thread starts.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::unique_ptr<server::Daemon> daemon;
+  try {
+    daemon = server::Daemon::Create(*config, io.err);
+    daemon->Start();
+  } catch (const std::exception& e) {
+    io.err << "switchyard serve: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  io.err << "switchyard " << config->mode() << " switch running (data in " << config->data_dir()
+         << "); Ctrl-C stops it\n";
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    io.err << "switchyard serve: stopping (signal " << sig << ")\n";
+    daemon->Stop();
+  });
+  daemon->Run();
+  // Run returned: wake the waiter if it is still waiting (Stop came from elsewhere).
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  daemon.reset();  // closes the store: every queued journal write is flushed first
+  io.err << "switchyard serve: stopped\n";
+  return kExitOk;
+}
+
+}  // namespace sy::cli

@@ -1,0 +1,479 @@
+#include "switch/daemon.h"
+
+#include <sys/stat.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "crypto/hex.h"
+#include "crypto/pin_block.h"
+#include "crypto/tls_identity.h"
+#include "routing/issuer_link.h"
+#include "storage/journal.h"
+#include "storage/saf_queue.h"
+#include "switch/config.h"
+#include "switch/pipeline.h"
+
+namespace sy::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void WritePrivateFile(const fs::path& p, const std::string& text) {
+  const mode_t old = umask(077);
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  umask(old);
+  out << text;
+  if (!out) {
+    throw std::runtime_error("cannot write " + p.string());
+  }
+}
+
+std::string RandomHex(std::size_t bytes) {
+  crypto::SecretBytes b(bytes);
+  crypto::SystemRandom().Fill(b.mutable_view());
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  std::string out;
+  for (std::uint8_t c : b.view()) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 0x0F];
+  }
+  return out;
+}
+
+// The TEST keys of the embedded demo: published test keys, so that the demo issuer simulators
+// (deploy/demo/issuer-*.yaml) and terminal simulators can share them, and a random data key.
+void WriteDemoKeys(const fs::path& file, const crypto::SecretBytes& master) {
+  crypto::SoftwareKeyStore store(master.Clone());
+  auto add = [&](const char* id, crypto::KeyKind kind, crypto::KeyAlgorithm algo,
+                 const std::string& hex) {
+    auto key = crypto::SecretFromHex(hex);
+    if (!key || !store.AddKey(id, kind, algo, *key)) {
+      throw std::runtime_error(std::string("cannot make demo key ") + id);
+    }
+  };
+  using crypto::KeyAlgorithm;
+  using crypto::KeyKind;
+  add("bdk-demo", KeyKind::kBdk, KeyAlgorithm::kTdes, "0123456789ABCDEFFEDCBA9876543210");
+  add("bdk-demo-aes", KeyKind::kBdk, KeyAlgorithm::kAes, "FEDCBA9876543210F1F1F1F1F1F1F1F1");
+  add("zpk-issuer-a", KeyKind::kZpk, KeyAlgorithm::kTdes, "0123456789ABCDEFFEDCBA9876543210");
+  add("zpk-issuer-b", KeyKind::kZpk, KeyAlgorithm::kTdes, "89ABCDEF0123456776543210FEDCBA98");
+  add("data-demo", KeyKind::kDataKey, KeyAlgorithm::kAes, RandomHex(32));
+  WritePrivateFile(file, "# Switchyard demo key store: TEST keys, wrapped under " +
+                             std::string("the master key. Never use in production.\n") +
+                             store.Serialize());
+}
+
+std::string Pad11(std::string_view digits) {
+  std::string out(11 - std::min<std::size_t>(11, digits.size()), '0');
+  out += digits.substr(0, 11);
+  return out;
+}
+
+std::string TransmissionTimeNow() {
+  using namespace std::chrono;
+  const auto t = system_clock::now();
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{floor<seconds>(t - day)};
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%02u%02u%02ld%02ld%02ld", static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<long>(hms.hours().count()),
+                static_cast<long>(hms.minutes().count()), static_cast<long>(hms.seconds().count()));
+  return buf;
+}
+
+// IssuerGateway over routing::IssuerLink, one link per route.
+class LinkGateway final : public IssuerGateway {
+ public:
+  asio::awaitable<Outcome> Send(std::string route, iso8583::Message request) override {
+    auto it = links.find(route);
+    if (it == links.end()) {
+      co_return Outcome{std::nullopt, Failure::kDown};
+    }
+    auto r = co_await it->second->Send(std::move(request));
+    if (r) {
+      co_return Outcome{std::move(*r), Failure::kNone};
+    }
+    const auto e = r.error();
+    using routing::Error;
+    if (e == make_error_code(Error::kIssuerTimeout) ||
+        e == make_error_code(Error::kConnectionLost)) {
+      co_return Outcome{std::nullopt, Failure::kTimeout};  // the issuer may have acted on it
+    }
+    if (e == make_error_code(Error::kLinkFull)) {
+      co_return Outcome{std::nullopt, Failure::kFull};
+    }
+    co_return Outcome{std::nullopt, Failure::kDown};
+  }
+  std::map<std::string, std::unique_ptr<routing::IssuerLink>, std::less<>> links;
+};
+
+}  // namespace
+
+std::unique_ptr<crypto::SoftwareKeyStore> PrepareKeys(const proto::SwitchConfig& config,
+                                                      std::ostream& log) {
+  const bool demo = config.mode() == "demo";
+  const fs::path data = config.data_dir();
+  fs::create_directories(data);
+  const auto& k = config.keys();
+  fs::path master_file =
+      k.master_key_file().empty() ? data / "master.key" : fs::path(k.master_key_file());
+  const char* env = k.master_key_env().empty() ? nullptr : k.master_key_env().c_str();
+  const bool env_set = env != nullptr && std::getenv(env) != nullptr;
+  if (!env_set && !fs::exists(master_file)) {
+    if (!demo) {
+      throw std::runtime_error(
+          "no key-store master key: set keys.master_key_env or "
+          "keys.master_key_file (" +
+          master_file.string() + " is missing)");
+    }
+    WritePrivateFile(master_file, RandomHex(32) + "\n");
+    log << "demo: made a new key-store master key in " << master_file.string() << "\n";
+  }
+  auto master = crypto::SoftwareKeyStore::LoadMasterKey(env, master_file.string());
+  if (!master) {
+    throw std::runtime_error("key-store master key (" +
+                             (env_set ? std::string("$") + env : master_file.string()) +
+                             "): " + master.error().message());
+  }
+  const fs::path key_file = k.file();
+  if (!fs::exists(key_file)) {
+    if (!demo) {
+      throw std::runtime_error("key file " + key_file.string() + " is missing");
+    }
+    WriteDemoKeys(key_file, *master);
+    log << "demo: made TEST keys in " << key_file.string() << "\n";
+  }
+  auto store = crypto::SoftwareKeyStore::Load(*master, ReadFile(key_file));
+  if (!store) {
+    throw std::runtime_error("key file " + key_file.string() + ": " + store.error().Describe());
+  }
+  const auto tests = store->TestKeyIds();
+  if (!demo && !tests.empty()) {
+    std::string ids;
+    for (const auto& id : tests) {
+      ids += (ids.empty() ? "" : ", ") + id;
+    }
+    throw std::runtime_error("production mode refuses TEST keys: " + ids);
+  }
+  return std::make_unique<crypto::SoftwareKeyStore>(std::move(*store));
+}
+
+struct Daemon::Impl {
+  proto::SwitchConfig config;
+  std::ostream* log = nullptr;
+  asio::io_context io;
+  std::unique_ptr<crypto::SoftwareKeyStore> keys;
+  std::unique_ptr<crypto::PanProtector> pans;
+  std::unique_ptr<storage::Store> store;
+  std::unique_ptr<storage::Journal> journal;
+  std::unique_ptr<storage::SafQueue> saf;
+  std::unique_ptr<routing::BinRouter> bins;
+  SystemClock clock;
+  LinkGateway gateway;
+  std::unique_ptr<Pipeline> pipeline;
+  std::vector<std::unique_ptr<Listener>> listeners;
+  std::size_t recovered = 0;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::uint32_t> saf_stan{500000};
+  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
+
+  void Recover();
+  asio::awaitable<void> DrainSaf(std::string route);
+  std::optional<iso8583::Message> BuildAdvice(const proto::SafEntry& e);
+};
+
+void Daemon::Impl::Recover() {
+  auto in_flight = journal->InFlight();
+  if (!in_flight) {
+    throw std::runtime_error("cannot list in-flight transactions: " + in_flight.error().message());
+  }
+  for (auto rec : *in_flight) {
+    // Forwarded and never answered before the crash: reverse it to its issuer (0420, 39 = 68).
+    proto::SafEntry e;
+    e.set_destination(rec.route());
+    e.set_message_type("0420");
+    e.set_reason_code("68");
+    e.set_txn_id(rec.id());
+    if (auto q = saf->Enqueue(e); !q) {
+      throw std::runtime_error("cannot queue the reversal of transaction " +
+                               std::to_string(rec.id()) + ": " + q.error().message());
+    }
+    auto* ev = rec.add_events();
+    ev->set_state(proto::TXN_REVERSED);
+    ev->set_note("crash recovery: reversal queued");
+    rec.set_state(proto::TXN_REVERSED);
+    if (auto ec = journal->AppendSync(rec, {}); ec) {
+      throw std::runtime_error("cannot journal the recovery of transaction " +
+                               std::to_string(rec.id()) + ": " + ec.message());
+    }
+    ++recovered;
+  }
+  if (recovered > 0) {
+    *log << "recovery: " << recovered << " transaction(s) in flight at the last stop; "
+         << "reversals queued\n";
+  }
+}
+
+std::optional<iso8583::Message> Daemon::Impl::BuildAdvice(const proto::SafEntry& e) {
+  auto rec = journal->Get(e.txn_id());
+  if (!rec) {
+    return std::nullopt;
+  }
+  auto pan = journal->RevealPan(*rec);
+  if (!pan) {
+    return std::nullopt;
+  }
+  iso8583::Message m;
+  std::string mti = e.message_type();
+  if (e.attempts() > 0) {
+    mti[3] = '1';  // a repeat: 0421, 0121, 0221
+  }
+  m.SetMti(mti);
+  m.Set(2, *pan);
+  crypto::WipeString(*pan);
+  m.Set(3, rec->processing_code());
+  char amount[16];
+  std::snprintf(amount, sizeof(amount), "%012lld", static_cast<long long>(rec->amount_minor()));
+  m.Set(4, amount);
+  m.Set(7, TransmissionTimeNow());
+  char stan[8];
+  std::snprintf(stan, sizeof(stan), "%06u", saf_stan.fetch_add(1) % 400000 + 500000);
+  m.Set(11, stan);
+  const auto& acq = config.acquirer();
+  if (!acq.acquiring_institution().empty()) {
+    m.Set(32, acq.acquiring_institution());
+  }
+  if (!acq.forwarding_institution().empty()) {
+    m.Set(33, acq.forwarding_institution());
+  }
+  m.Set(37, rec->rrn());
+  if (!e.reason_code().empty()) {
+    m.Set(39, e.reason_code());
+  } else if (rec->stand_in()) {
+    m.Set(38, rec->approval_code());
+    m.Set(39, "00");
+  }
+  m.Set(41, rec->tid());
+  m.Set(42, rec->mid());
+  char currency[8];
+  std::snprintf(currency, sizeof(currency), "%03u", rec->currency());
+  m.Set(49, currency);
+  if (e.message_type() == "0420") {
+    // Original data elements: MTI, the switch's STAN and field 7 towards the issuer, 32, 33.
+    std::string f90 = rec->mti() + rec->issuer_stan() + rec->issuer_transmission_time();
+    f90.resize(20, '0');
+    f90 += Pad11(acq.acquiring_institution()) + Pad11(acq.forwarding_institution());
+    m.Set(90, f90);
+  }
+  return m;
+}
+
+asio::awaitable<void> Daemon::Impl::DrainSaf(std::string route) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  std::chrono::milliseconds backoff{1000};
+  while (!stopping) {
+    timer.expires_after(backoff);
+    (void)co_await timer.async_wait(kTuple);
+    if (stopping) {
+      break;
+    }
+    auto head = saf->Head(route);
+    if (!head || !*head) {
+      backoff = std::chrono::milliseconds(1000);
+      continue;
+    }
+    proto::SafEntry e = **head;
+    const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    if (e.next_attempt_micros() > now) {
+      continue;
+    }
+    auto advice = BuildAdvice(e);
+    if (!advice) {
+      *log << "saf: " << route << " entry " << e.seq() << " cannot be rebuilt; kept for review\n";
+      backoff = std::chrono::milliseconds(30000);
+      continue;
+    }
+    // Count the attempt durably first, so that a retry after a crash goes out as a repeat.
+    const auto next =
+        now + std::min<std::int64_t>(60'000'000, 2'000'000LL << std::min(e.attempts(), 5U));
+    if (auto ec = saf->RecordAttempt(e, next); ec) {
+      continue;
+    }
+    auto outcome = co_await gateway.Send(route, std::move(*advice));
+    if (outcome.response) {
+      if (auto ec = saf->Acknowledge(e); !ec) {
+        *log << "saf: " << route << " " << e.message_type() << " for transaction " << e.txn_id()
+             << " acknowledged\n";
+      }
+      backoff = std::chrono::milliseconds(50);  // drain the queue quickly while the issuer answers
+    } else {
+      backoff = std::chrono::milliseconds(1000);
+    }
+  }
+}
+
+std::unique_ptr<Daemon> Daemon::Create(const proto::SwitchConfig& config, std::ostream& log) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->log = &log;
+  const fs::path data = config.data_dir();
+  fs::create_directories(data);
+  impl->keys = PrepareKeys(config, log);
+  auto pans = impl->keys->MakePanProtector("data-demo");
+  if (!pans) {
+    // Production key stores name their data key "data"; the demo's is "data-demo".
+    pans = impl->keys->MakePanProtector("data");
+  }
+  if (!pans) {
+    throw std::runtime_error("the key store has no DATA key ('data' or 'data-demo') for PANs");
+  }
+  impl->pans = std::make_unique<crypto::PanProtector>(std::move(*pans));
+  std::string why;
+  auto store = storage::Store::Open({.path = (data / "store").string()}, &why);
+  if (!store) {
+    throw std::runtime_error(why);
+  }
+  impl->store = std::move(*store);
+  impl->journal = std::make_unique<storage::Journal>(*impl->store, impl->pans.get());
+  impl->saf = std::make_unique<storage::SafQueue>(*impl->store);
+  auto table = BuildBinTable(config);
+  if (!table) {
+    throw std::runtime_error("bins: " + table.error().Describe());
+  }
+  impl->bins = std::make_unique<routing::BinRouter>(std::move(*table));
+  for (const auto& r : config.routes()) {
+    routing::LinkOptions lo;
+    lo.log = [&log](std::string_view line) { log << line << "\n"; };
+    impl->gateway.links.emplace(
+        r.id(), std::make_unique<routing::IssuerLink>(impl->io.get_executor(), r, std::move(lo)));
+  }
+  const std::size_t threads =
+      config.threads() > 0 ? config.threads() : std::max(1U, std::thread::hardware_concurrency());
+  impl->pipeline = std::make_unique<Pipeline>(
+      impl->io.get_executor(),
+      Pipeline::Deps{&impl->config, impl->keys.get(), impl->journal.get(), impl->saf.get(),
+                     impl->bins.get(), &impl->gateway, &impl->clock},
+      config.listeners(0).dialect(), threads * 4);
+  return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+}
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Daemon::~Daemon() { Stop(); }
+
+void Daemon::Start() {
+  Impl& d = *impl_;
+  d.Recover();
+  for (auto& [id, link] : d.gateway.links) {
+    link->Start();
+    asio::co_spawn(d.io, d.DrainSaf(id), [log = d.log, id = id](std::exception_ptr e) {
+      if (e) {
+        *log << "saf: drainer for " << id << " stopped by an exception\n";
+      }
+    });
+  }
+  const fs::path data = d.config.data_dir();
+  for (const auto& l : d.config.listeners()) {
+    ListenerOptions o;
+    o.name = l.name();
+    o.address = l.address();
+    o.port = static_cast<std::uint16_t>(l.port());
+    o.framing.kind =
+        l.framing() == "ascii4" ? iso8583::FrameKind::kAscii4 : iso8583::FrameKind::kNac;
+    o.framing.tpdu = l.tpdu() == "yes";
+    o.framing.max_frame = l.max_frame();
+    o.idle_timeout = std::chrono::milliseconds(l.idle_timeout_ms());
+    o.max_in_flight = l.max_in_flight();
+    if (l.plain_tcp()) {
+      *d.log << "WARNING: listener " << l.name()
+             << " serves plain TCP without TLS, as configured\n";
+    } else {
+      std::string cert = l.tls().certificate();
+      std::string key = l.tls().private_key();
+      if (cert.empty()) {
+        fs::create_directories(data / "tls");
+        cert = (data / "tls" / "switch.crt").string();
+        key = (data / "tls" / "switch.key").string();
+        if (!fs::exists(cert) || !fs::exists(key)) {
+          if (!crypto::WriteSelfSignedCertificate(cert, key, "switchyard", 825)) {
+            throw std::runtime_error("cannot make a self-signed TLS certificate in " +
+                                     (data / "tls").string());
+          }
+          *d.log << "made a self-signed TLS certificate: " << cert << "\n";
+        }
+      }
+      o.tls = MakeServerTlsContext(cert, key, l.tls().client_ca());
+    }
+    auto listener = std::make_unique<Listener>(d.io.get_executor(), std::move(o), *d.pipeline);
+    if (auto ec = listener->Start(); ec) {
+      throw std::runtime_error("listener " + l.name() + " cannot bind " + l.address() + ":" +
+                               std::to_string(l.port()) + ": " + ec.message());
+    }
+    *d.log << "listening for terminals on " << l.address() << ":" << listener->port() << " ("
+           << (l.plain_tcp() ? "plain TCP" : "TLS") << ", " << l.framing()
+           << (l.tpdu() == "yes" ? " + TPDU" : "") << ", " << l.dialect() << ")\n";
+    d.listeners.push_back(std::move(listener));
+  }
+  d.work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
+      d.io.get_executor());
+}
+
+void Daemon::Run() {
+  Impl& d = *impl_;
+  const std::size_t threads = d.config.threads() > 0
+                                  ? d.config.threads()
+                                  : std::max(1U, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (std::size_t i = 1; i < threads; ++i) {
+    pool.emplace_back([&d] { d.io.run(); });
+  }
+  d.io.run();
+  for (auto& t : pool) {
+    t.join();
+  }
+}
+
+void Daemon::Stop() {
+  Impl& d = *impl_;
+  if (d.stopping.exchange(true)) {
+    return;
+  }
+  for (auto& l : d.listeners) {
+    l->Stop();
+  }
+  for (auto& [id, link] : d.gateway.links) {
+    link->Stop();
+  }
+  d.work.reset();
+  // Give in-flight transactions a moment to finish and journal; then stop the loop.
+  auto timer = std::make_shared<asio::steady_timer>(d.io, std::chrono::seconds(2));
+  timer->async_wait([&d, timer](boost::system::error_code) { d.io.stop(); });
+}
+
+std::uint16_t Daemon::listener_port(std::size_t i) const { return impl_->listeners.at(i)->port(); }
+
+std::size_t Daemon::recovered() const noexcept { return impl_->recovered; }
+
+}  // namespace sy::server
