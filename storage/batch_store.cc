@@ -22,28 +22,6 @@ std::string SettlementKey(std::string_view date, std::string_view mid) {
   return k;
 }
 
-template <class Proto>
-Result<std::vector<Proto>> ScanAll(const Store& store, const std::string& prefix) {
-  std::vector<Proto> out;
-  bool corrupt = false;
-  auto ec = store.Scan(Cf::kBatch, prefix, [&](std::string_view, std::string_view v) {
-    Proto p;
-    if (!p.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
-      corrupt = true;
-      return false;
-    }
-    out.push_back(std::move(p));
-    return true;
-  });
-  if (ec) {
-    return ec;
-  }
-  if (corrupt) {
-    return make_error_code(Error::kCorruption);
-  }
-  return out;
-}
-
 }  // namespace
 
 boost::system::error_code BatchStore::PutBatch(const proto::BatchRecord& batch) {
@@ -68,7 +46,7 @@ Result<proto::BatchRecord> BatchStore::GetBatch(std::string_view tid,
 }
 
 Result<std::vector<proto::BatchRecord>> BatchStore::ListBatches(std::string_view tid) const {
-  return ScanAll<proto::BatchRecord>(store_, "B" + std::string(tid) + '\0');
+  return ScanProtos<proto::BatchRecord>(store_, Cf::kBatch, "B" + std::string(tid) + '\0');
 }
 
 boost::system::error_code BatchStore::PutSettlement(const proto::SettlementRecord& record) {
@@ -81,7 +59,8 @@ boost::system::error_code BatchStore::PutSettlement(const proto::SettlementRecor
 
 Result<std::vector<proto::SettlementRecord>> BatchStore::ListSettlements(
     std::string_view business_date) const {
-  return ScanAll<proto::SettlementRecord>(store_, "S" + std::string(business_date) + '\0');
+  return ScanProtos<proto::SettlementRecord>(store_, Cf::kBatch,
+                                             "S" + std::string(business_date) + '\0');
 }
 
 }  // namespace sy::storage

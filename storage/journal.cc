@@ -163,15 +163,7 @@ Result<std::vector<proto::TransactionRecord>> Journal::ListByStan(std::string_vi
   if (ec) {
     return ec;
   }
-  std::vector<proto::TransactionRecord> out;
-  for (const auto& id : ids) {
-    auto rec = GetByIdKey(id);
-    if (!rec) {
-      return make_error_code(Error::kCorruption);
-    }
-    out.push_back(std::move(*rec));
-  }
-  return out;
+  return GetAll(ids);
 }
 
 Result<proto::TransactionRecord> Journal::FindByRrn(std::string_view rrn) const {
@@ -200,17 +192,7 @@ Result<std::vector<proto::TransactionRecord>> Journal::ListByIndexPrefix(
   if (ec) {
     return ec;
   }
-  std::vector<proto::TransactionRecord> out;
-  out.reserve(ids.size());
-  for (const auto& id : ids) {
-    auto rec = GetByIdKey(id);
-    if (!rec) {
-      return rec.error() == make_error_code(Error::kNotFound) ? make_error_code(Error::kCorruption)
-                                                              : rec.error();
-    }
-    out.push_back(std::move(*rec));
-  }
-  return out;
+  return GetAll(ids);
 }
 
 Result<std::vector<proto::TransactionRecord>> Journal::ListByMerchantDate(
@@ -232,11 +214,19 @@ Result<std::vector<proto::TransactionRecord>> Journal::InFlight() const {
   if (ec) {
     return ec;
   }
+  return GetAll(ids);
+}
+
+Result<std::vector<proto::TransactionRecord>> Journal::GetAll(
+    const std::vector<std::string>& id_keys) const {
   std::vector<proto::TransactionRecord> out;
-  for (const auto& id : ids) {
+  out.reserve(id_keys.size());
+  for (const auto& id : id_keys) {
     auto rec = GetByIdKey(id);
     if (!rec) {
-      return make_error_code(Error::kCorruption);
+      // An index entry or in-flight mark without its record.
+      return rec.error() == make_error_code(Error::kNotFound) ? make_error_code(Error::kCorruption)
+                                                              : rec.error();
     }
     out.push_back(std::move(*rec));
   }

@@ -103,6 +103,8 @@ class Journal {
   [[nodiscard]] Result<proto::TransactionRecord> GetByIdKey(std::string_view id_key) const;
   [[nodiscard]] Result<std::vector<proto::TransactionRecord>> ListByIndexPrefix(
       const std::string& prefix) const;
+  [[nodiscard]] Result<std::vector<proto::TransactionRecord>> GetAll(
+      const std::vector<std::string>& id_keys) const;
 
   Store& store_;
   const crypto::PanProtector* pans_;

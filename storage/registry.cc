@@ -88,24 +88,15 @@ Result<std::vector<std::string>> Registry::List(std::string_view kind) const {
 
 Result<std::vector<proto::AuditEntry>> Registry::History(std::string_view kind,
                                                          std::string_view id) const {
+  auto all = ScanProtos<proto::AuditEntry>(store_, Cf::kAudit, "");
+  if (!all || kind.empty()) {
+    return all;
+  }
   std::vector<proto::AuditEntry> out;
-  bool corrupt = false;
-  auto ec = store_.Scan(Cf::kAudit, "", [&](std::string_view, std::string_view v) {
-    proto::AuditEntry e;
-    if (!e.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
-      corrupt = true;
-      return false;
-    }
-    if (kind.empty() || (e.kind() == kind && e.id() == id)) {
+  for (auto& e : *all) {
+    if (e.kind() == kind && e.id() == id) {
       out.push_back(std::move(e));
     }
-    return true;
-  });
-  if (ec) {
-    return ec;
-  }
-  if (corrupt) {
-    return make_error_code(Error::kCorruption);
   }
   return out;
 }

@@ -89,24 +89,7 @@ boost::system::error_code SafQueue::Acknowledge(const proto::SafEntry& entry) {
 }
 
 Result<std::vector<proto::SafEntry>> SafQueue::List() const {
-  std::vector<proto::SafEntry> out;
-  bool corrupt = false;
-  auto ec = store_.Scan(Cf::kSaf, "", [&](std::string_view, std::string_view v) {
-    proto::SafEntry e;
-    if (!e.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
-      corrupt = true;
-      return false;
-    }
-    out.push_back(std::move(e));
-    return true;
-  });
-  if (ec) {
-    return ec;
-  }
-  if (corrupt) {
-    return make_error_code(Error::kCorruption);
-  }
-  return out;
+  return ScanProtos<proto::SafEntry>(store_, Cf::kSaf, "");
 }
 
 Result<std::vector<std::string>> SafQueue::Destinations() const {

@@ -152,6 +152,31 @@ class Store {
   std::thread writer_;
 };
 
+// Every value under `prefix` in `cf`, parsed as Proto, in key order; kCorruption when one does
+// not parse.
+template <class Proto>
+[[nodiscard]] Result<std::vector<Proto>> ScanProtos(const Store& store, Cf cf,
+                                                    std::string_view prefix) {
+  std::vector<Proto> out;
+  bool corrupt = false;
+  auto ec = store.Scan(cf, prefix, [&](std::string_view, std::string_view v) {
+    Proto p;
+    if (!p.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      corrupt = true;
+      return false;
+    }
+    out.push_back(std::move(p));
+    return true;
+  });
+  if (ec) {
+    return ec;
+  }
+  if (corrupt) {
+    return make_error_code(Error::kCorruption);
+  }
+  return out;
+}
+
 // Big-endian fixed-width integers, so keys sort in numeric order.
 std::string EncodeU64(std::uint64_t v);
 std::uint64_t DecodeU64(std::string_view s);  // precondition: s.size() >= 8

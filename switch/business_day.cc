@@ -32,6 +32,18 @@ std::string BusinessDate(std::chrono::system_clock::time_point t, std::chrono::m
   return buf;
 }
 
+std::string TransmissionTime(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{floor<seconds>(t - day)};
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%02u%02u%02ld%02ld%02ld", static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<long>(hms.hours().count()),
+                static_cast<long>(hms.minutes().count()), static_cast<long>(hms.seconds().count()));
+  return buf;
+}
+
 std::string MakeRrn(std::string_view business_date, std::uint64_t sequence) {
   using namespace std::chrono;
   const int y = std::stoi(std::string(business_date.substr(0, 4)));

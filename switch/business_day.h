@@ -49,6 +49,9 @@ class ManualClock final : public Clock {
 [[nodiscard]] std::string BusinessDate(std::chrono::system_clock::time_point t,
                                        std::chrono::minutes cutover);
 
+// Field 7 (transmission date and time, MMDDhhmmss, UTC) of instant t.
+[[nodiscard]] std::string TransmissionTime(std::chrono::system_clock::time_point t);
+
 // A retrieval reference number for field 37: 12 digits, YDDD (last digit of the business date's
 // year and its day of the year) then 8 digits of `sequence` (the journal id). Unique per switch
 // and business date up to 10^8 transactions a day.

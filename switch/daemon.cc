@@ -88,19 +88,6 @@ std::string Pad11(std::string_view digits) {
   return out;
 }
 
-std::string TransmissionTimeNow() {
-  using namespace std::chrono;
-  const auto t = system_clock::now();
-  const auto day = floor<days>(t);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{floor<seconds>(t - day)};
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "%02u%02u%02ld%02ld%02ld", static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<long>(hms.hours().count()),
-                static_cast<long>(hms.minutes().count()), static_cast<long>(hms.seconds().count()));
-  return buf;
-}
-
 // IssuerGateway over routing::IssuerLink, one link per route.
 class LinkGateway final : public IssuerGateway {
  public:
@@ -255,7 +242,7 @@ std::optional<iso8583::Message> Daemon::Impl::BuildAdvice(const proto::SafEntry&
   char amount[16];
   std::snprintf(amount, sizeof(amount), "%012lld", static_cast<long long>(rec->amount_minor()));
   m.Set(4, amount);
-  m.Set(7, TransmissionTimeNow());
+  m.Set(7, TransmissionTime(std::chrono::system_clock::now()));
   char stan[8];
   std::snprintf(stan, sizeof(stan), "%06u", saf_stan.fetch_add(1) % 400000 + 500000);
   m.Set(11, stan);

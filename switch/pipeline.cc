@@ -45,18 +45,6 @@ std::uint64_t KsnCounter(const std::vector<std::uint8_t>& ksn) {
   return c;
 }
 
-std::string TransmissionTime(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
-  const auto day = floor<days>(t);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{floor<seconds>(t - day)};
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "%02u%02u%02ld%02ld%02ld", static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<long>(hms.hours().count()),
-                static_cast<long>(hms.minutes().count()), static_cast<long>(hms.seconds().count()));
-  return buf;
-}
-
 std::int64_t Micros(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
 }

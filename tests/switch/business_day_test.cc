@@ -44,6 +44,11 @@ TEST(BusinessDayTest, MakesTwelveDigitRrnsFromTheJulianDateAndSequence) {
   EXPECT_EQ(MakeRrn("20241231", 100000001), "436600000001");  // leap year; sequence wraps
 }
 
+TEST(BusinessDayTest, FormatsTransmissionTimeInUtc) {
+  EXPECT_EQ(TransmissionTime(At(2026, 11, 27, 9, 30) + seconds(5)), "1127093005");
+  EXPECT_EQ(TransmissionTime(At(2026, 1, 2, 23, 59) + seconds(59)), "0102235959");
+}
+
 TEST(ManualClockTest, MovesOnlyWhenTold) {
   ManualClock clock(At(2026, 11, 27, 12, 0));
   EXPECT_EQ(clock.Now(), At(2026, 11, 27, 12, 0));
