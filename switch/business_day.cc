@@ -32,6 +32,18 @@ std::string BusinessDate(std::chrono::system_clock::time_point t, std::chrono::m
   return buf;
 }
 
+std::string DaysBefore(std::string_view business_date, int days) {
+  using namespace std::chrono;
+  const int y = std::stoi(std::string(business_date.substr(0, 4)));
+  const unsigned m = static_cast<unsigned>(std::stoi(std::string(business_date.substr(4, 2))));
+  const unsigned d = static_cast<unsigned>(std::stoi(std::string(business_date.substr(6, 2))));
+  const year_month_day earlier{sys_days(year{y} / month{m} / day{d}) - std::chrono::days(days)};
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%04d%02u%02u", static_cast<int>(earlier.year()),
+                static_cast<unsigned>(earlier.month()), static_cast<unsigned>(earlier.day()));
+  return buf;
+}
+
 std::string TransmissionTime(std::chrono::system_clock::time_point t) {
   using namespace std::chrono;
   const auto day = floor<days>(t);

@@ -49,6 +49,9 @@ class ManualClock final : public Clock {
 [[nodiscard]] std::string BusinessDate(std::chrono::system_clock::time_point t,
                                        std::chrono::minutes cutover);
 
+// The business date `days` days before `business_date` (both YYYYMMDD).
+[[nodiscard]] std::string DaysBefore(std::string_view business_date, int days);
+
 // Field 7 (transmission date and time, MMDDhhmmss, UTC) of instant t.
 [[nodiscard]] std::string TransmissionTime(std::chrono::system_clock::time_point t);
 

@@ -59,6 +59,9 @@ void ApplyDefaults(proto::SwitchConfig& c) {
   if (c.data_dir().empty()) {
     c.set_data_dir("./data");
   }
+  if (c.retention_days() == 0) {
+    c.set_retention_days(400);
+  }
   for (auto& l : *c.mutable_listeners()) {
     if (l.name().empty()) {
       l.set_name("terminals");

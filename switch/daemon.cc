@@ -185,6 +185,7 @@ struct Daemon::Impl {
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
 
   void Recover();
+  asio::awaitable<void> ApplyRetention();
   asio::awaitable<void> DrainSaf(std::string route);
   std::optional<iso8583::Message> BuildAdvice(const proto::SafEntry& e);
 };
@@ -218,6 +219,24 @@ void Daemon::Impl::Recover() {
   if (recovered > 0) {
     *log << "recovery: " << recovered << " transaction(s) in flight at the last stop; "
          << "reversals queued\n";
+  }
+}
+
+asio::awaitable<void> Daemon::Impl::ApplyRetention() {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (!stopping) {
+    std::chrono::minutes cutover{0};
+    (void)ParseCutover(config.business_day().cutover(), cutover);  // validated at load
+    const std::string today = BusinessDate(clock.Now(), cutover);
+    const std::string cutoff = DaysBefore(today, static_cast<int>(config.retention_days()));
+    if (auto pruned = journal->Prune(cutoff); !pruned) {
+      *log << "retention: pruning before " << cutoff << " failed: " << pruned.error().message()
+           << "\n";
+    } else if (*pruned > 0) {
+      *log << "retention: deleted " << *pruned << " journal records before " << cutoff << "\n";
+    }
+    timer.expires_after(std::chrono::hours(24));
+    (void)co_await timer.async_wait(kTuple);
   }
 }
 
@@ -381,6 +400,11 @@ void Daemon::Start() {
       }
     });
   }
+  asio::co_spawn(d.io, d.ApplyRetention(), [log = d.log](std::exception_ptr e) {
+    if (e) {
+      *log << "retention: stopped by an exception\n";
+    }
+  });
   const fs::path data = d.config.data_dir();
   for (const auto& l : d.config.listeners()) {
     ListenerOptions o;

@@ -49,6 +49,13 @@ TEST(BusinessDayTest, FormatsTransmissionTimeInUtc) {
   EXPECT_EQ(TransmissionTime(At(2026, 1, 2, 23, 59) + seconds(59)), "0102235959");
 }
 
+TEST(BusinessDayTest, CountsDaysBackAcrossMonthsAndLeapYears) {
+  EXPECT_EQ(DaysBefore("20261127", 0), "20261127");
+  EXPECT_EQ(DaysBefore("20260301", 1), "20260228");
+  EXPECT_EQ(DaysBefore("20240301", 1), "20240229");
+  EXPECT_EQ(DaysBefore("20261127", 400), "20251023");
+}
+
 TEST(ManualClockTest, MovesOnlyWhenTold) {
   ManualClock clock(At(2026, 11, 27, 12, 0));
   EXPECT_EQ(clock.Now(), At(2026, 11, 27, 12, 0));
