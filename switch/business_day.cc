@@ -26,7 +26,7 @@ std::string BusinessDate(std::chrono::system_clock::time_point t, std::chrono::m
   using namespace std::chrono;
   const auto shifted = cutover < hours(12) ? t - cutover : t + (hours(24) - cutover);
   const year_month_day ymd{floor<days>(shifted)};
-  char buf[16];
+  char buf[32];
   std::snprintf(buf, sizeof(buf), "%04d%02u%02u", static_cast<int>(ymd.year()),
                 static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
   return buf;
@@ -38,7 +38,7 @@ std::string DaysBefore(std::string_view business_date, int days) {
   const unsigned m = static_cast<unsigned>(std::stoi(std::string(business_date.substr(4, 2))));
   const unsigned d = static_cast<unsigned>(std::stoi(std::string(business_date.substr(6, 2))));
   const year_month_day earlier{sys_days(year{y} / month{m} / day{d}) - std::chrono::days(days)};
-  char buf[16];
+  char buf[32];
   std::snprintf(buf, sizeof(buf), "%04d%02u%02u", static_cast<int>(earlier.year()),
                 static_cast<unsigned>(earlier.month()), static_cast<unsigned>(earlier.day()));
   return buf;
@@ -49,7 +49,7 @@ std::string TransmissionTime(std::chrono::system_clock::time_point t) {
   const auto day = floor<days>(t);
   const year_month_day ymd{day};
   const hh_mm_ss hms{floor<seconds>(t - day)};
-  char buf[16];
+  char buf[32];
   std::snprintf(buf, sizeof(buf), "%02u%02u%02ld%02ld%02ld", static_cast<unsigned>(ymd.month()),
                 static_cast<unsigned>(ymd.day()), static_cast<long>(hms.hours().count()),
                 static_cast<long>(hms.minutes().count()), static_cast<long>(hms.seconds().count()));
@@ -64,7 +64,7 @@ std::string MakeRrn(std::string_view business_date, std::uint64_t sequence) {
   const sys_days date = year{y} / month{m} / day{d};
   const sys_days jan1 = year{y} / January / 1;
   const auto doy = (date - jan1).count() + 1;
-  char buf[16];
+  char buf[32];
   std::snprintf(buf, sizeof(buf), "%d%03d%08llu", y % 10, static_cast<int>(doy),
                 static_cast<unsigned long long>(sequence % 100000000ULL));
   return buf;

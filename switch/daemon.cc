@@ -258,11 +258,11 @@ std::optional<iso8583::Message> Daemon::Impl::BuildAdvice(const proto::SafEntry&
   m.Set(2, *pan);
   crypto::WipeString(*pan);
   m.Set(3, rec->processing_code());
-  char amount[16];
+  char amount[32];
   std::snprintf(amount, sizeof(amount), "%012lld", static_cast<long long>(rec->amount_minor()));
   m.Set(4, amount);
   m.Set(7, TransmissionTime(std::chrono::system_clock::now()));
-  char stan[8];
+  char stan[16];
   std::snprintf(stan, sizeof(stan), "%06u", saf_stan.fetch_add(1) % 400000 + 500000);
   m.Set(11, stan);
   const auto& acq = config.acquirer();
@@ -281,7 +281,7 @@ std::optional<iso8583::Message> Daemon::Impl::BuildAdvice(const proto::SafEntry&
   }
   m.Set(41, rec->tid());
   m.Set(42, rec->mid());
-  char currency[8];
+  char currency[16];
   std::snprintf(currency, sizeof(currency), "%03u", rec->currency());
   m.Set(49, currency);
   if (e.message_type() == "0420") {

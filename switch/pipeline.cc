@@ -469,7 +469,7 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   }
   const std::uint64_t id = deps_.journal->ReserveId();
   const std::string rrn = MakeRrn(ctx.business_date, id);
-  char stan[8];
+  char stan[16];
   std::snprintf(stan, sizeof(stan), "%06u", next_stan_.fetch_add(1) % 999999 + 1);
   const std::string issuer_time = TransmissionTime(now);
   out.Set(7, issuer_time);
