@@ -35,6 +35,10 @@ int RunJournal(Args args, Io& io);
 // switchyard issuer-sim --config FILE [--port N]: the issuer host simulator, until SIGINT/SIGTERM.
 int RunIssuerSim(Args args, Io& io);
 
+// switchyard term [--host H] [--port N] [--plain | --ca FILE | --insecure] ...
+//   (signon | purchase ...): a POS terminal simulator with TEST keys.
+int RunTerm(Args args, Io& io);
+
 // switchyard keys ipek|dukpt|kcv|pinblock|mac|generate|combine|translate ...
 int RunKeys(Args args, Io& io);
 

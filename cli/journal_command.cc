@@ -23,6 +23,7 @@ constexpr std::string_view kUsage =
     "  saf [--json]        reversals and advices waiting for their issuer, in delivery order\n"
     "  verify              check every record, index entry and block checksum\n"
     "  prune --before YYYYMMDD   delete finished records of earlier business dates\n"
+    "      (the switch must be stopped; the other commands work beside a running switch)\n"
     "DIR is the switch's data directory (the store is DIR/store).\n";
 
 struct Flags {
@@ -102,9 +103,11 @@ struct Opened {
   std::unique_ptr<storage::Store> store;
 };
 
-bool OpenStore(const Flags& f, Io& io, Opened& out) {
+bool OpenStore(const Flags& f, bool writable, Io& io, Opened& out) {
   std::string why;
-  auto store = storage::Store::Open({.path = f.data + "/store"}, &why);
+  // Look-ups open a read-only secondary instance, so they work beside a running switch; prune
+  // writes, and needs the switch stopped.
+  auto store = storage::Store::Open({.path = f.data + "/store", .read_only = !writable}, &why);
   if (!store) {
     io.err << "switchyard journal: " << why << "\n";
     return false;
@@ -139,7 +142,7 @@ int RunJournal(Args args, Io& io) {
     return Usage(io, "prune needs --before YYYYMMDD");
   }
   Opened o;
-  if (!OpenStore(f, io, o)) {
+  if (!OpenStore(f, command == "prune", io, o)) {
     return kExitFailure;
   }
   storage::Journal journal(*o.store, nullptr);

@@ -18,6 +18,7 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"serve", sy::cli::RunServe, "run the switch daemon"},
     {"iso8583", sy::cli::RunIso8583, "decode and encode ISO 8583 messages"},
+    {"term", sy::cli::RunTerm, "POS terminal simulator: sign on, purchase (TEST keys)"},
     {"issuer-sim", sy::cli::RunIssuerSim, "run the issuer host simulator (TEST card accounts)"},
     {"journal", sy::cli::RunJournal, "look transactions up, list in-flight and SAF, verify"},
     {"keys", sy::cli::RunKeys, "derive, check and convert keys, PIN blocks and MACs"},

@@ -6,6 +6,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -88,7 +89,23 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, std::str
     families.emplace_back(kCfNames[i], FamilyOptions(cache, point));
   }
   rocksdb::DB* raw = nullptr;
-  const rocksdb::Status s = rocksdb::DB::Open(db, options.path, families, &store->cfs_, &raw);
+  rocksdb::Status s;
+  if (options.read_only) {
+    // A secondary instance keeps its own info log in a directory of its own.
+    const auto secondary =
+        std::filesystem::temp_directory_path() / ("sy-store-reader-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(secondary, fs_error);
+    db.create_if_missing = false;
+    db.create_missing_column_families = false;
+    db.max_open_files = -1;  // required of secondary instances
+    s = rocksdb::DB::OpenAsSecondary(db, options.path, secondary.string(), families, &store->cfs_,
+                                     &raw);
+    if (s.ok()) {
+      s = raw->TryCatchUpWithPrimary();
+    }
+  } else {
+    s = rocksdb::DB::Open(db, options.path, families, &store->cfs_, &raw);
+  }
   if (!s.ok()) {
     if (why != nullptr) {
       *why = "cannot open the store at " + options.path + ": " + s.ToString();
@@ -96,7 +113,11 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, std::str
     return make_error_code(s.IsCorruption() ? Error::kCorruption : Error::kIo);
   }
   store->db_.reset(raw);
-  store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  if (options.read_only) {
+    store->closing_ = true;  // no writer: every Submit is refused with kClosed
+  } else {
+    store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  }
   return store;
 }
 

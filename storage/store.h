@@ -57,6 +57,10 @@ struct StoreOptions {
   std::size_t max_pending_writes = 65536;    // group-commit queue bound. Default: 65536
   std::size_t block_cache_bytes = 64 << 20;  // Default: 64 MiB
   bool sync = true;  // fdatasync every group. Only tests of non-durable paths turn it off.
+  // Open as a read-only secondary instance (RocksDB OpenAsSecondary), beside a running switch
+  // that holds the primary: tools look records up without stopping it. Writes fail with
+  // kClosed. Default: false
+  bool read_only = false;
 };
 
 // One mutation of a write: put (value set) or delete (erase).

@@ -337,21 +337,27 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
       co_return co_await Answer(ctx, "30");
     }
   }
-  if (!m.Has(2) && !m.Has(35)) {
+  // Manual entry carries the PAN (2) with its expiry (14); otherwise track 2 (35) carries both.
+  if ((!m.Has(2) && !m.Has(35)) || (m.Has(2) && !m.Has(14) && !m.Has(35))) {
     co_return co_await Answer(ctx, "30");
   }
-  // 2. Terminal and merchant.
+  // 2. Terminal and merchant, then 3. the MAC. A 58 or 03 to a known terminal is still MACed
+  // when the request's MAC verifies (every answer to a MACed request is, but a 63 or an early 30).
+  std::optional<std::string> refusal;
   if (t.status != Status::kActive ||
       (!ctx.request.peer_identity.empty() && ctx.request.peer_identity != t.profile->tid())) {
-    co_return co_await Answer(ctx, "58");
+    refusal = "58";
   }
   auto merchant = merchants_.find(m.Get(42));
-  if (merchant == merchants_.end() || m.Get(42) != t.profile->mid()) {
-    co_return co_await Answer(ctx, "03");
+  if (!refusal && (merchant == merchants_.end() || m.Get(42) != t.profile->mid())) {
+    refusal = "03";
   }
-  // 3. MAC.
-  if (auto rc = co_await VerifyMac(ctx); rc) {
-    co_return co_await Answer(ctx, *rc);
+  const std::optional<std::string> mac_rc = co_await VerifyMac(ctx);
+  if (refusal) {
+    co_return co_await Answer(ctx, *refusal);
+  }
+  if (mac_rc) {
+    co_return co_await Answer(ctx, *mac_rc);
   }
   // 4. Duplicates: an exact retransmission gets the original answer again; another request
   // reusing the key gets 94.
@@ -469,8 +475,10 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   }
   const std::uint64_t id = deps_.journal->ReserveId();
   const std::string rrn = MakeRrn(ctx.business_date, id);
+  // STANs towards issuers: 000001-499999 here, 500000-899999 for SAF advices (daemon.cc),
+  // 900000-999999 for the links' own network management (routing/issuer_link.cc).
   char stan[16];
-  std::snprintf(stan, sizeof(stan), "%06u", next_stan_.fetch_add(1) % 999999 + 1);
+  std::snprintf(stan, sizeof(stan), "%06u", next_stan_.fetch_add(1) % 499999 + 1);
   const std::string issuer_time = TransmissionTime(now);
   out.Set(7, issuer_time);
   out.Set(11, stan);

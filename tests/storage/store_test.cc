@@ -86,6 +86,15 @@ TEST_F(StoreTest, GroupsConcurrentWritesIntoFewerSyncs) {
   EXPECT_EQ(count, kThreads * kPerThread);
 }
 
+TEST_F(StoreTest, AReaderOpensBesideTheWriterAndSeesItsWrites) {
+  ASSERT_FALSE(store_->Write({{Cf::kMeta, "before", "1"}}));
+  std::string why;
+  auto reader = Store::Open({.path = dir_.string(), .read_only = true}, &why);
+  ASSERT_TRUE(reader.has_value()) << why;
+  EXPECT_EQ((*reader)->Get(Cf::kMeta, "before").value(), "1");
+  EXPECT_EQ((*reader)->Write({{Cf::kMeta, "k", "v"}}), make_error_code(Error::kClosed));
+}
+
 TEST_F(StoreTest, RefusesWritesAfterClose) {
   store_->Close();
   EXPECT_EQ(store_->Write({{Cf::kMeta, "k", "v"}}), make_error_code(Error::kClosed));
