@@ -252,9 +252,10 @@ TEST_F(PipelineTest, ApprovesAPurchaseDurablyWithTheIssuersAnswerAndAResponseMac
   EXPECT_EQ(journal_->InFlight().value().size(), 0U);
 }
 
-TEST_F(PipelineTest, RefusesAPurchaseFromATerminalThatNeverSignedOn) {
+TEST_F(PipelineTest, RefusesAPurchaseFromATerminalThatNeverSignedOnWithAMacedAnswer) {
   auto r = Decode(Send(Build(Purchase("000002", 2, "000000001000"), 2)));
   EXPECT_EQ(r.Get(39), "58");
+  EXPECT_TRUE(r.Has(64));  // the request's MAC verified, so the decline is MACed
   EXPECT_TRUE(issuer_.requests.empty());
 }
 
