@@ -17,13 +17,6 @@
 
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <sys/resource.h>
@@ -32,6 +25,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -173,7 +172,8 @@ void BM_RawFdatasync(benchmark::State& state) {
   for (auto _ : state) {
     Latencies lat(1);
     auto [seconds, n] = TimeBoxed(1, lat, [&](int, std::uint64_t) {
-      const ssize_t w = overwrite ? pwrite(fd, block, sizeof block, 0) : write(fd, block, sizeof block);
+      const ssize_t w =
+          overwrite ? pwrite(fd, block, sizeof block, 0) : write(fd, block, sizeof block);
       failed |= w != static_cast<ssize_t>(sizeof block) || fdatasync(fd) != 0;
     });
     state.SetIterationTime(seconds);
@@ -349,8 +349,8 @@ void BM_JournalAppendCoroutines(benchmark::State& state) {
           [&, p]() -> asio::awaitable<void> {
             for (std::uint64_t i = 0; !stop; ++i) {
               const auto start = Clock::now();
-              auto [ec, id] =
-                  co_await journal.Append(Purchase(p, i), kPan, asio::as_tuple(asio::use_awaitable));
+              auto [ec, id] = co_await journal.Append(Purchase(p, i), kPan,
+                                                      asio::as_tuple(asio::use_awaitable));
               mine.push_back(NanosSince(start));
               ++n;
               failed |= ec || id == 0;
