@@ -9,7 +9,7 @@ cd "$root"
 
 "$root/scripts/install-deps.sh"
 export CCACHE_BASEDIR="$root"
-export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/switchyard-ccache}"
+export CCACHE_DIR="${CCACHE_DIR:-${HOME:-/tmp}/.cache/switchyard-ccache}"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target switchyard
 bin="$root/build/release/cli/switchyard"

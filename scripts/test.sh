@@ -15,7 +15,7 @@ cd "$root"
 # ccache: CI clones to a new path each time, so paths are made relative to the clone, and the
 # cache lives outside it.
 export CCACHE_BASEDIR="$root"
-export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/switchyard-ccache}"
+export CCACHE_DIR="${CCACHE_DIR:-${HOME:-/tmp}/.cache/switchyard-ccache}"
 export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
 jobs="$(nproc)"
 fuzz_seconds="${FUZZ_SECONDS:-20}"
