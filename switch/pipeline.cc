@@ -25,10 +25,12 @@ bool Digits(std::string_view s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
+// The answer's MTI: the request's + 10, and a repeat's answer is the original's (0401 -> 0410).
 std::string ResponseMti(std::string_view mti) {
   std::string out(mti);
   if (out.size() == 4 && out[2] >= '0' && out[2] <= '8') {
     out[2] = static_cast<char>(out[2] + 1);
+    out[3] = '0';
   }
   return out;
 }
@@ -197,8 +199,11 @@ asio::awaitable<Response> Pipeline::Process(std::shared_ptr<Context> ctx) {
   if ((mti == "0100" || mti == "0200") && ctx->msg.Get(3).substr(0, 2) == "00") {
     co_return co_await Authorization(*ctx);
   }
-  // Not implemented yet (refund, void, completion, reversal, batch close): 12, MACed when the
-  // request's MAC verifies.
+  if (mti == "0400" || mti == "0401") {
+    co_return co_await Reversal(*ctx);
+  }
+  // Not implemented yet (refund, void, completion, batch close): 12, MACed when the request's MAC
+  // verifies.
   if (iso8583::Message& m = ctx->msg; m.Has(64) || m.Has(128)) {
     if (auto rc = co_await VerifyMac(*ctx); rc) {
       co_return co_await Answer(*ctx, *rc);
@@ -327,42 +332,31 @@ asio::awaitable<Response> Pipeline::NetworkManagement(Context& ctx) {
   co_return co_await Answer(ctx, "00");
 }
 
-asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
+std::string Pipeline::DuplicateKey(const iso8583::Message& m) {
+  // MTI class + STAN + transmission time: the duplicate-detection key of INTERFACE.md.
+  return std::string(m.mti().substr(0, 2)) + "|" + std::string(m.Get(11)) + "|" +
+         std::string(m.Get(7));
+}
+
+asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std::string& key) {
   Terminal& t = *ctx.terminal;
   const iso8583::Message& m = ctx.msg;
-  const auto now = deps_.clock->Now();
-  // 1. Fields the contract requires of a purchase or pre-authorization.
-  for (int n : {3, 4, 7, 11, 41, 42, 49, 22}) {
-    if (!m.Has(n)) {
-      co_return co_await Answer(ctx, "30");
-    }
-  }
-  // Manual entry carries the PAN (2) with its expiry (14); otherwise track 2 (35) carries both.
-  if ((!m.Has(2) && !m.Has(35)) || (m.Has(2) && !m.Has(14) && !m.Has(35))) {
-    co_return co_await Answer(ctx, "30");
-  }
-  // 2. Terminal and merchant, then 3. the MAC. A 58 or 03 to a known terminal is still MACed
-  // when the request's MAC verifies (every answer to a MACed request is, but a 63 or an early 30).
+  // Terminal and merchant, then the MAC. A 58 or 03 to a known terminal is still MACed when the
+  // request's MAC verifies (every answer to a MACed request is, but a 63 or an early 30).
   std::optional<std::string> refusal;
   if (t.status != Status::kActive ||
       (!ctx.request.peer_identity.empty() && ctx.request.peer_identity != t.profile->tid())) {
     refusal = "58";
-  }
-  auto merchant = merchants_.find(m.Get(42));
-  if (!refusal && (merchant == merchants_.end() || m.Get(42) != t.profile->mid())) {
+  } else if (m.Has(42) &&
+             (merchants_.find(m.Get(42)) == merchants_.end() || m.Get(42) != t.profile->mid())) {
     refusal = "03";
   }
   const std::optional<std::string> mac_rc = co_await VerifyMac(ctx);
-  if (refusal) {
-    co_return co_await Answer(ctx, *refusal);
+  if (refusal || mac_rc) {
+    co_return co_await Answer(ctx, refusal ? *refusal : *mac_rc);
   }
-  if (mac_rc) {
-    co_return co_await Answer(ctx, *mac_rc);
-  }
-  // 4. Duplicates: an exact retransmission gets the original answer again; another request
-  // reusing the key gets 94.
-  const std::string key = std::string(m.mti().substr(0, 2)) + "|" + std::string(m.Get(11)) + "|" +
-                          std::string(m.Get(7));
+  // Duplicates: an exact retransmission gets the original answer again; another request reusing
+  // the key gets 94.
   if (auto seen = t.seen.find(key);
       seen != t.seen.end() && seen->second.business_date == ctx.business_date) {
     stats_.duplicates++;
@@ -379,7 +373,7 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
     }
     co_return Response{again->second.response};
   }
-  // 5. KSN replay.
+  // KSN replay.
   const std::uint64_t counter = KsnCounter(ctx.ksn);
   if (t.have_ksn && counter <= t.ksn_high) {
     co_return co_await Answer(ctx, "63");
@@ -395,13 +389,101 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
     t.seen.erase(t.seen_order.front());
     t.seen_order.pop_front();
   }
-  auto finish = [&](Response r) -> Response {
-    if (auto s = t.seen.find(key); s != t.seen.end()) {
-      s->second.response = r.message;
-      s->second.done->cancel();
+  co_return std::nullopt;
+}
+
+Response Pipeline::Remember(Terminal& t, const std::string& key, Response r) {
+  if (auto s = t.seen.find(key); s != t.seen.end()) {
+    s->second.response = r.message;
+    s->second.done->cancel();
+  }
+  return r;
+}
+
+asio::awaitable<Response> Pipeline::Reversal(Context& ctx) {
+  Terminal& t = *ctx.terminal;
+  const iso8583::Message& m = ctx.msg;
+  // The reversal carries the original's 11 and 7, and its 3, 4, 41, 49 (INTERFACE.md §1).
+  for (int n : {3, 4, 7, 11, 41, 49}) {
+    if (!m.Has(n)) {
+      co_return co_await Answer(ctx, "30");
     }
-    return r;
-  };
+  }
+  // 0400 and its repeats 0401 share one key, so a 0401 is answered again, not refused as 94.
+  const std::string key =
+      "04|" + std::string(m.Get(11)) + "|" + std::string(m.Get(7)) + "|" + std::string(m.mti());
+  if (auto done = co_await Admit(ctx, key); done) {
+    co_return std::move(*done);
+  }
+  // A reversal racing its own original waits for the original's answer, then reverses it.
+  const std::string original_key = "02|" + std::string(m.Get(11)) + "|" + std::string(m.Get(7));
+  for (const std::string& k : {original_key, "01" + original_key.substr(2)}) {
+    if (auto o = t.seen.find(k); o != t.seen.end() && !o->second.response) {
+      auto done = o->second.done;
+      (void)co_await done->async_wait(kTuple);
+    }
+  }
+  auto original = deps_.journal->FindByStan(t.profile->tid(), m.Get(11), m.Get(7));
+  if (!original) {
+    if (original.error() != make_error_code(storage::Error::kNotFound)) {
+      Response r = co_await Answer(ctx, "96");
+      co_return Remember(t, key, std::move(r));
+    }
+    // Never received: nothing went to an issuer (the durable "forwarded" record would say so).
+    Response r = co_await Answer(ctx, "00");
+    co_return Remember(t, key, std::move(r));
+  }
+  proto::TransactionRecord rec = std::move(*original);
+  if (rec.amount_minor() != std::stoll(std::string(m.Get(4)))) {
+    Response r = co_await Answer(ctx, "13");  // full reversals only
+    co_return Remember(t, key, std::move(r));
+  }
+  if (rec.state() == proto::TXN_ANSWERED && rec.response_code() == "00") {
+    // Reverse it to the issuer through the SAF queue (0420, 39 = 17), durably, before answering.
+    proto::SafEntry e;
+    e.set_destination(rec.route());
+    e.set_message_type("0420");
+    e.set_reason_code("17");
+    e.set_txn_id(rec.id());
+    e.set_created_micros(Micros(deps_.clock->Now()));
+    if (auto q = deps_.saf->Enqueue(e); !q) {
+      Response r = co_await Answer(ctx, "96");
+      co_return Remember(t, key, std::move(r));
+    }
+    stats_.reversals_queued++;
+    AddEvent(rec, proto::TXN_REVERSED, Micros(deps_.clock->Now()), "",
+             "terminal reversal " + std::string(m.mti()));
+    auto [ec, id] = co_await deps_.journal->Append(rec, {}, kTuple);
+    if (ec) {
+      Response r = co_await Answer(ctx, "96");
+      co_return Remember(t, key, std::move(r));
+    }
+  }
+  // Already reversed, or declined (nothing to undo at the issuer): answered 00 all the same.
+  Response r = co_await Answer(ctx, "00");
+  co_return Remember(t, key, std::move(r));
+}
+
+asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
+  Terminal& t = *ctx.terminal;
+  const iso8583::Message& m = ctx.msg;
+  const auto now = deps_.clock->Now();
+  // 1. Fields the contract requires of a purchase or pre-authorization.
+  for (int n : {3, 4, 7, 11, 41, 42, 49, 22}) {
+    if (!m.Has(n)) {
+      co_return co_await Answer(ctx, "30");
+    }
+  }
+  // Manual entry carries the PAN (2) with its expiry (14); otherwise track 2 (35) carries both.
+  if ((!m.Has(2) && !m.Has(35)) || (m.Has(2) && !m.Has(14) && !m.Has(35))) {
+    co_return co_await Answer(ctx, "30");
+  }
+  const std::string key = DuplicateKey(m);
+  if (auto done = co_await Admit(ctx, key); done) {
+    co_return std::move(*done);
+  }
+  auto merchant = merchants_.find(m.Get(42));
+  auto finish = [&](Response r) { return Remember(t, key, std::move(r)); };
 
   // 6. Card checks.
   std::string pan(m.Has(2) ? m.Get(2) : m.Get(35).substr(0, m.Get(35).find('=')));

@@ -71,6 +71,13 @@ class Pipeline final : public RequestHandler {
   boost::asio::awaitable<Response> Process(std::shared_ptr<Context> ctx);
   boost::asio::awaitable<Response> NetworkManagement(Context& ctx);
   boost::asio::awaitable<Response> Authorization(Context& ctx);
+  boost::asio::awaitable<Response> Reversal(Context& ctx);
+  // Terminal, merchant, MAC, duplicate and KSN checks common to every MACed financial request:
+  // the answer when the request stops here, or nullopt once it is admitted (and remembered under
+  // `key` for duplicate detection; Remember records its answer).
+  boost::asio::awaitable<std::optional<Response>> Admit(Context& ctx, const std::string& key);
+  static Response Remember(Terminal& t, const std::string& key, Response r);
+  static std::string DuplicateKey(const iso8583::Message& m);
   boost::asio::awaitable<Response> Answer(Context& ctx, std::string_view response_code);
   boost::asio::awaitable<std::optional<std::string>> VerifyMac(Context& ctx);
   boost::asio::awaitable<std::optional<std::string>> Pack(Context& ctx, iso8583::Message& reply);

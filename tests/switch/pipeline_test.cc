@@ -351,6 +351,46 @@ TEST_F(PipelineTest, AnswersFormatErrorsAndUnknownTerminals) {
   EXPECT_TRUE(garbage.close_connection);
 }
 
+iso8583::Message ReversalOf(std::string_view mti, std::string_view stan, std::string_view amount) {
+  iso8583::Message m;
+  m.SetMti(mti);
+  m.Set(2, kPan);
+  m.Set(3, "000000");
+  m.Set(4, amount);
+  m.Set(7, "1127090001");  // the original's 7 and 11
+  m.Set(11, stan);
+  m.Set(42, "MERCHANT0000001");
+  m.Set(49, "978");
+  return m;
+}
+
+TEST_F(PipelineTest, ReversesAnApprovedPurchaseThroughTheSafQueueAndAnswersItsRepeatAgain) {
+  SignOnOk();
+  auto purchase = Decode(Send(Build(Purchase("000002", 2, "000000001000"), 2)));
+  ASSERT_EQ(purchase.Get(39), "00");
+  auto r = Decode(Send(Build(ReversalOf("0400", "000002", "000000001000"), 3)));
+  EXPECT_EQ(r.mti(), "0410");
+  EXPECT_EQ(r.Get(39), "00");
+  EXPECT_TRUE(r.Has(64));
+  auto repeat = Decode(Send(Build(ReversalOf("0401", "000002", "000000001000"), 4)));
+  EXPECT_EQ(repeat.mti(), "0410");
+  EXPECT_EQ(repeat.Get(39), "00");
+  auto saf = saf_->List().value();
+  ASSERT_EQ(saf.size(), 1U);  // reversed once, whatever the repeats
+  EXPECT_EQ(saf[0].message_type(), "0420");
+  EXPECT_EQ(saf[0].reason_code(), "17");
+  EXPECT_EQ(journal_->Get(saf[0].txn_id()).value().state(), proto::TXN_REVERSED);
+  EXPECT_EQ(issuer_.requests.size(), 1U);  // the reversal goes out through SAF, not inline
+}
+
+TEST_F(PipelineTest, AnswersAReversalOfAnUnknownOriginalWithoutIssuerTraffic) {
+  SignOnOk();
+  auto r = Decode(Send(Build(ReversalOf("0400", "000077", "000000001000"), 2)));
+  EXPECT_EQ(r.Get(39), "00");
+  EXPECT_TRUE(saf_->List().value().empty());
+  EXPECT_TRUE(issuer_.requests.empty());
+}
+
 TEST(LuhnTest, ChecksTheCheckDigit) {
   EXPECT_TRUE(LuhnValid("4761739001010010"));
   EXPECT_TRUE(LuhnValid("6011000990139424"));
