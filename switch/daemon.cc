@@ -380,7 +380,7 @@ std::unique_ptr<Daemon> Daemon::Create(const proto::SwitchConfig& config, std::o
   impl->pipeline = std::make_unique<Pipeline>(
       impl->io.get_executor(),
       Pipeline::Deps{&impl->config, impl->keys.get(), impl->journal.get(), impl->saf.get(),
-                     impl->bins.get(), &impl->gateway, &impl->clock},
+                     impl->store.get(), impl->bins.get(), &impl->gateway, &impl->clock},
       config.listeners(0).dialect(), threads * 4);
   return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
 }

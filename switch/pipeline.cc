@@ -115,6 +115,7 @@ struct Pipeline::Terminal {
   // Written only on shards_[shard]; atomic so tools and the admin API can read it anywhere.
   std::atomic<Status> status{Status::kProvisioned};
   // Everything below is touched only on shards_[shard].
+  bool ksn_loaded = false;  // the stored high-water mark has been read
   bool have_ksn = false;
   std::uint64_t ksn_high = 0;
   struct Seen {
@@ -319,12 +320,9 @@ asio::awaitable<Response> Pipeline::NetworkManagement(Context& ctx) {
   if (auto rc = co_await VerifyMac(ctx); rc) {
     co_return co_await Answer(ctx, *rc);
   }
-  const std::uint64_t counter = KsnCounter(ctx.ksn);
-  if (t.have_ksn && counter <= t.ksn_high) {
+  if (!AcceptKsn(t, KsnCounter(ctx.ksn))) {
     co_return co_await Answer(ctx, "63");
   }
-  t.have_ksn = true;
-  t.ksn_high = counter;
   if (t.status != Status::kActive) {
     std::clog << "pipeline: terminal " << t.profile->tid() << " active after its first sign-on\n";
     t.status = Status::kActive;
@@ -374,12 +372,9 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
     co_return Response{again->second.response};
   }
   // KSN replay.
-  const std::uint64_t counter = KsnCounter(ctx.ksn);
-  if (t.have_ksn && counter <= t.ksn_high) {
+  if (!AcceptKsn(t, KsnCounter(ctx.ksn))) {
     co_return co_await Answer(ctx, "63");
   }
-  t.have_ksn = true;
-  t.ksn_high = counter;
   t.seen[key] = Terminal::Seen{
       ctx.request.frame, std::nullopt,
       std::make_shared<asio::steady_timer>(shards_[t.shard], asio::steady_timer::time_point::max()),
@@ -390,6 +385,32 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
     t.seen_order.pop_front();
   }
   co_return std::nullopt;
+}
+
+bool Pipeline::AcceptKsn(Terminal& t, std::uint64_t counter) {
+  const std::string mark = "ksn-high-water\0" + t.profile->tid();
+  if (!t.ksn_loaded) {
+    if (auto stored = deps_.store->Get(storage::Cf::kMeta, mark); stored && stored->size() == 8) {
+      t.have_ksn = true;
+      t.ksn_high = storage::DecodeU64(*stored);
+    }
+    t.ksn_loaded = true;
+  }
+  if (t.have_ksn && counter <= t.ksn_high) {
+    return false;
+  }
+  t.have_ksn = true;
+  t.ksn_high = counter;
+  // Not awaited: the writer keeps submission order, so the mark is durable no later than this
+  // request's own journal records, and a failure only weakens replay protection after a crash.
+  deps_.store->Submit({{storage::Cf::kMeta, mark, storage::EncodeU64(counter)}},
+                      [tid = t.profile->tid()](boost::system::error_code ec) {
+                        if (ec) {
+                          std::clog << "pipeline: KSN mark of " << tid
+                                    << " not stored: " << ec.message() << "\n";
+                        }
+                      });
+  return true;
 }
 
 Response Pipeline::Remember(Terminal& t, const std::string& key, Response r) {

@@ -8,6 +8,9 @@
 //
 // Per-terminal state (status, KSN high-water mark, duplicate window) lives on the terminal's
 // shard: a strand chosen by TID; every step that touches it runs there, so no lock guards it.
+// The KSN high-water mark is also written to the store as soon as a KSN is accepted; the writer
+// keeps submission order, so it is durable no later than the transaction's "forwarded" record,
+// and a restart cannot make an accepted KSN acceptable again.
 //
 // Implemented today: 0800 (sign-on 001 MACed, activating a provisioned terminal; sign-off 002;
 // echo 301) and 0100 / 0200 purchases (processing code 00xxxx), with DUKPT terminals. Refunds,
@@ -50,6 +53,7 @@ class Pipeline final : public RequestHandler {
     crypto::KeyService* keys;
     storage::Journal* journal;
     storage::SafQueue* saf;
+    storage::Store* store;  // per-terminal KSN high-water marks (family meta)
     routing::BinRouter* bins;
     IssuerGateway* issuers;
     const Clock* clock;
@@ -77,6 +81,8 @@ class Pipeline final : public RequestHandler {
   // `key` for duplicate detection; Remember records its answer).
   boost::asio::awaitable<std::optional<Response>> Admit(Context& ctx, const std::string& key);
   static Response Remember(Terminal& t, const std::string& key, Response r);
+  // True when the KSN counter is above the terminal's high-water mark (then raised and stored).
+  bool AcceptKsn(Terminal& t, std::uint64_t counter);
   static std::string DuplicateKey(const iso8583::Message& m);
   boost::asio::awaitable<Response> Answer(Context& ctx, std::string_view response_code);
   boost::asio::awaitable<std::optional<std::string>> VerifyMac(Context& ctx);

@@ -78,11 +78,11 @@ class PipelineTest : public ::testing::Test {
                               Key(kZpk)));
     bins_ = std::make_unique<routing::BinRouter>(BuildBinTable(config_).value());
     clock_ = std::make_unique<ManualClock>(sys_days(year{2026} / 11 / 27) + hours(9));
-    pipeline_ =
-        std::make_unique<Pipeline>(io_.get_executor(),
-                                   Pipeline::Deps{&config_, keys_.get(), journal_.get(), saf_.get(),
-                                                  bins_.get(), &issuer_, clock_.get()},
-                                   "iso87b", 2);
+    pipeline_ = std::make_unique<Pipeline>(
+        io_.get_executor(),
+        Pipeline::Deps{&config_, keys_.get(), journal_.get(), saf_.get(), store_.get(), bins_.get(),
+                       &issuer_, clock_.get()},
+        "iso87b", 2);
   }
   void TearDown() override {
     pipeline_.reset();
@@ -288,6 +288,21 @@ TEST_F(PipelineTest, RefusesAReplayedKsnCounter) {
   ASSERT_EQ(Decode(Send(Build(Purchase("000002", 5, "000000001000"), 5))).Get(39), "00");
   auto r = Decode(Send(Build(Purchase("000003", 4, "000000001000"), 4)));
   EXPECT_EQ(r.Get(39), "63");
+}
+
+TEST_F(PipelineTest, RemembersTheKsnHighWaterMarkAcrossARestart) {
+  SignOnOk();
+  ASSERT_EQ(Decode(Send(Build(Purchase("000002", 5, "000000001000"), 5))).Get(39), "00");
+  // A new pipeline over the same store, as after a restart (the terminal is active again after
+  // its next sign-on, which must itself use a fresh KSN).
+  pipeline_ =
+      std::make_unique<Pipeline>(io_.get_executor(),
+                                 Pipeline::Deps{&config_, keys_.get(), journal_.get(), saf_.get(),
+                                                store_.get(), bins_.get(), &issuer_, clock_.get()},
+                                 "iso87b", 2);
+  EXPECT_EQ(Decode(Send(Build(SignOn("000003"), 4))).Get(39), "63");
+  EXPECT_EQ(Decode(Send(Build(SignOn("000004"), 6))).Get(39), "00");
+  EXPECT_EQ(Decode(Send(Build(Purchase("000002", 5, "000000001000"), 5))).Get(39), "63");
 }
 
 TEST_F(PipelineTest, ChecksTheCardBeforeRouting) {
