@@ -388,7 +388,7 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
 }
 
 bool Pipeline::AcceptKsn(Terminal& t, std::uint64_t counter) {
-  const std::string mark = "ksn-high-water\0" + t.profile->tid();
+  const std::string mark = "ksn-high-water/" + t.profile->tid();
   if (!t.ksn_loaded) {
     if (auto stored = deps_.store->Get(storage::Cf::kMeta, mark); stored && stored->size() == 8) {
       t.have_ksn = true;
