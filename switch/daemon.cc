@@ -21,6 +21,7 @@
 #include "storage/journal.h"
 #include "storage/saf_queue.h"
 #include "switch/config.h"
+#include "switch/http.h"
 #include "switch/pipeline.h"
 
 namespace sy::server {
@@ -183,12 +184,82 @@ struct Daemon::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<std::uint32_t> saf_stan{500000};
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<OpsHttp> http;
 
   void Recover();
+  void RefreshMetrics();
   asio::awaitable<void> ApplyRetention();
   asio::awaitable<void> DrainSaf(std::string route);
   std::optional<iso8583::Message> BuildAdvice(const proto::SafEntry& e);
 };
+
+// Copies every component's statistics into the registry; runs on each scrape.
+void Daemon::Impl::RefreshMetrics() {
+  auto counter = [this](const std::string& name, const std::string& help,
+                        const prometheus::Labels& labels = {}) -> prometheus::Counter& {
+    return prometheus::BuildCounter().Name(name).Help(help).Register(*registry).Add(labels);
+  };
+  auto gauge = [this](const std::string& name, const std::string& help,
+                      const prometheus::Labels& labels = {}) -> prometheus::Gauge& {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(*registry).Add(labels);
+  };
+  const PipelineStats& p = pipeline->stats();
+  SyncCounter(counter("sy_switch_requests_total", "Requests from terminals"), p.requests.load());
+  SyncCounter(counter("sy_switch_approved_total", "Answers with 39 = 00"), p.approved.load());
+  SyncCounter(counter("sy_switch_declined_total", "Answers with 39 other than 00"),
+              p.declined.load());
+  SyncCounter(counter("sy_switch_format_errors_total", "Requests that did not decode"),
+              p.format_errors.load());
+  SyncCounter(counter("sy_switch_mac_failures_total", "Requests whose MAC failed"),
+              p.mac_failures.load());
+  SyncCounter(counter("sy_switch_duplicates_total", "Duplicate requests"), p.duplicates.load());
+  SyncCounter(counter("sy_switch_issuer_timeouts_total", "Issuer timeouts"),
+              p.issuer_timeouts.load());
+  SyncCounter(counter("sy_switch_reversals_queued_total", "Reversals queued for issuers"),
+              p.reversals_queued.load());
+  double open = 0;
+  for (const auto& l : listeners) {
+    const ListenerStats& s = l->stats();
+    open += static_cast<double>(s.connections_open.load());
+    SyncCounter(counter("sy_switch_connections_total", "Terminal connections accepted"),
+                s.connections_accepted.load());
+    SyncCounter(counter("sy_switch_tls_handshake_failures_total", "Failed TLS handshakes"),
+                s.tls_handshake_failures.load());
+    SyncCounter(counter("sy_switch_framing_errors_total", "Connections closed for bad framing"),
+                s.framing_errors.load());
+  }
+  gauge("sy_switch_connections", "Open terminal connections").Set(open);
+  const storage::WriterStats w = store->writer_stats();
+  SyncCounter(counter("sy_storage_journal_groups_total", "Group commits (syncs)"),
+              static_cast<double>(w.groups));
+  SyncCounter(counter("sy_storage_journal_writes_total", "Durable writes"),
+              static_cast<double>(w.writes));
+  SyncCounter(counter("sy_storage_journal_sync_seconds_total", "Time spent in synced writes"),
+              static_cast<double>(w.sync_micros) / 1e6);
+  gauge("sy_storage_journal_max_group", "Largest group commit so far")
+      .Set(static_cast<double>(w.max_group));
+  std::map<std::string, double> depth;
+  for (const auto& r : config.routes()) {
+    depth[r.id()] = 0;  // label values: configured route ids only
+  }
+  if (auto entries = saf->List(); entries) {
+    for (const auto& e : *entries) {
+      if (depth.count(e.destination()) != 0) {
+        depth[e.destination()] += 1;
+      }
+    }
+  }
+  for (const auto& [route, n] : depth) {
+    gauge("sy_switch_saf_depth", "Reversals and advices waiting per route", {{"route", route}})
+        .Set(n);
+  }
+  for (const auto& [route, link] : gateway.links) {
+    gauge("sy_routing_link_up", "1 when the route's issuer link carries traffic",
+          {{"route", route}})
+        .Set(link->state() == routing::LinkState::kUp ? 1 : 0);
+  }
+}
 
 void Daemon::Impl::Recover() {
   auto in_flight = journal->InFlight();
@@ -447,6 +518,27 @@ void Daemon::Start() {
            << (l.tpdu() == "yes" ? " + TPDU" : "") << ", " << l.dialect() << ")\n";
     d.listeners.push_back(std::move(listener));
   }
+  d.http = std::make_unique<OpsHttp>(
+      d.io.get_executor(), d.registry, [&d] { d.RefreshMetrics(); },
+      [&d] {
+        if (d.stopping || d.listeners.empty()) {
+          return false;
+        }
+        for (const auto& [route, link] : d.gateway.links) {
+          if (link->state() == routing::LinkState::kUp) {
+            return true;
+          }
+        }
+        return false;
+      });
+  if (auto ec = d.http->Start(d.config.http().address(),
+                              static_cast<std::uint16_t>(d.config.http().port()));
+      ec) {
+    throw std::runtime_error("metrics listener cannot bind " + d.config.http().address() + ":" +
+                             std::to_string(d.config.http().port()) + ": " + ec.message());
+  }
+  *d.log << "metrics and health on http://" << d.config.http().address() << ":" << d.http->port()
+         << "/metrics, /healthz, /readyz\n";
   d.work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
       d.io.get_executor());
 }
@@ -473,6 +565,9 @@ void Daemon::Stop() {
   }
   for (auto& l : d.listeners) {
     l->Stop();
+  }
+  if (d.http) {
+    d.http->Stop();
   }
   for (auto& [id, link] : d.gateway.links) {
     link->Stop();
