@@ -101,11 +101,12 @@ class ListenerTest : public ::testing::Test {
     thread_ = std::thread([this] { io_.run(); });
   }
   void TearDown() override {
+    // Stop closes the acceptor and every session; once their coroutines end, io_.run() returns by
+    // itself. (Stopping io_ instead would leave their frames to be destroyed after the reactor.)
     if (listener_) {
       listener_->Stop();
     }
     work_.reset();
-    io_.stop();
     if (thread_.joinable()) {
       thread_.join();
     }
