@@ -33,6 +33,7 @@ for fuzzer in build/fuzz/tests/fuzz/*_fuzzer; do
   name="$(basename "$fuzzer")"
   corpus="tests/fuzz/corpus/${name%_fuzzer}"
   scratch="$(mktemp -d)"  # new inputs go here, never into the repository's corpus
+  echo "$name:"
   if [ "$fuzz_seconds" -gt 0 ]; then
     "$fuzzer" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       "$scratch" "$corpus" 2>&1 | tail -n 4
