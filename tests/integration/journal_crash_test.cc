@@ -17,6 +17,7 @@
 // Reproduce a run with SY_CRASH_SEED=<seed printed by the test>; SY_CRASH_ROUNDS overrides the
 // number of kills (default 50).
 
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -41,8 +42,6 @@
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "crypto/pan_protector.h"
 #include "crypto/secret_bytes.h"
 #include "storage/journal.h"
@@ -56,7 +55,7 @@ using std::chrono::milliseconds;
 
 constexpr int kProducers = 16;
 constexpr std::string_view kTransmissionTime = "1127093001";
-constexpr std::uint32_t kMagic = 0x434a5953;  // "SYJC"
+constexpr std::uint32_t kMagic = 0x434a5953;   // "SYJC"
 constexpr std::uint32_t kFullCheckEvery = 10;  // kills between checks of the whole store
 constexpr std::uint64_t kFabricatedId = std::uint64_t{1} << 40;  // never assigned by a journal
 
@@ -144,7 +143,10 @@ enum class WriterMode {
     }
   };
   auto failed = [&](std::uint32_t stage, boost::system::error_code ec) {
-    send({.magic = kMagic, .kind = Kind::kFailed, .round = round, .seq = stage,
+    send({.magic = kMagic,
+          .kind = Kind::kFailed,
+          .round = round,
+          .seq = stage,
           .error = ec.value()});
     _exit(2);
   };
@@ -165,15 +167,22 @@ enum class WriterMode {
     }
     send({.magic = kMagic,
           .kind = PlannedForward(seq) ? Kind::kForwarded : Kind::kAnswered,
-          .producer = producer, .round = round, .seq = seq, .id = rec.id()});
+          .producer = producer,
+          .round = round,
+          .seq = seq,
+          .id = rec.id()});
     if (PlannedForward(seq) && PlannedAnswer(seq)) {
       rec.set_state(proto::TXN_ANSWERED);
       rec.set_response_code("00");
       if (auto ec = journal.AppendSync(rec, {}); ec) {  // keeps the sealed PAN
         failed(2, ec);
       }
-      send({.magic = kMagic, .kind = Kind::kAnswered, .producer = producer, .round = round,
-            .seq = seq, .id = rec.id()});
+      send({.magic = kMagic,
+            .kind = Kind::kAnswered,
+            .producer = producer,
+            .round = round,
+            .seq = seq,
+            .id = rec.id()});
     }
   };
 
@@ -194,8 +203,12 @@ enum class WriterMode {
       for (std::uint32_t seq = 0; seq < 1000000; ++seq) {
         transact(producer, seq);
         if (mode == WriterMode::kLying && producer == 0 && seq == 0) {
-          send({.magic = kMagic, .kind = Kind::kAnswered, .producer = producer, .round = round,
-                .seq = 999999, .id = kFabricatedId});
+          send({.magic = kMagic,
+                .kind = Kind::kAnswered,
+                .producer = producer,
+                .round = round,
+                .seq = 999999,
+                .id = kFabricatedId});
         }
       }
     });
@@ -310,7 +323,9 @@ void Apply(const std::vector<Report>& reports, Model& model, Totals& totals) {
     }
     ASSERT_EQ(it, model.end()) << "id " << r.id << " assigned twice (the id counter was not "
                                << "restored past a durable record)";
-    model.emplace(r.id, Expected{.round = r.round, .producer = r.producer, .seq = r.seq,
+    model.emplace(r.id, Expected{.round = r.round,
+                                 .producer = r.producer,
+                                 .seq = r.seq,
                                  .answered = r.kind == Kind::kAnswered});
   }
 }
@@ -377,9 +392,9 @@ Verdict Check(const std::string& dir, const Model& model, const Scope& scope) {
       continue;
     }
     const bool answered_ok = rec->state() == proto::TXN_ANSWERED && rec->response_code() == "00";
-    if (e.answered ? !answered_ok
-                   : !(rec->state() == proto::TXN_FORWARDED ||
-                       (answered_ok && PlannedAnswer(e.seq)))) {
+    if (e.answered
+            ? !answered_ok
+            : !(rec->state() == proto::TXN_FORWARDED || (answered_ok && PlannedAnswer(e.seq)))) {
       // A forward whose answer was being written when the writer died may hold either state.
       problem(what + " has state " + proto::TxnState_Name(rec->state()));
       continue;
@@ -462,9 +477,9 @@ void RunVerifier(const std::string& dir, const Model& model, const Scope& scope,
   for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
     const std::string line = text.substr(start, nl - start);
     if (line.starts_with("= ")) {
-      ASSERT_EQ(std::sscanf(line.c_str(), "= %zu %zu %zu", &out.checked, &out.records,
-                            &out.in_flight),
-                3);
+      ASSERT_EQ(
+          std::sscanf(line.c_str(), "= %zu %zu %zu", &out.checked, &out.records, &out.in_flight),
+          3);
     } else {
       out.problems.push_back(line);
     }
@@ -576,9 +591,10 @@ TEST(JournalCrashTest, EveryReportedAppendSurvivesSigkill) {
     const auto t1 = Clock::now();
     // This round's appends after every kill; everything every few kills and after the last.
     const bool full = (round + 1) % kFullCheckEvery == 0 || round + 1 == rounds;
-    const Scope scope{.round = full ? std::nullopt : std::optional(static_cast<std::uint16_t>(round)),
-                      .verify_journal = full,
-                      .checksums = round + 1 == rounds};
+    const Scope scope{
+        .round = full ? std::nullopt : std::optional(static_cast<std::uint16_t>(round)),
+        .verify_journal = full,
+        .checksums = round + 1 == rounds};
     Verdict v;
     ASSERT_NO_FATAL_FAILURE(RunVerifier(dir.path(), model, scope, v));
     writing += t1 - t0;
@@ -601,8 +617,8 @@ TEST(JournalCrashTest, EveryReportedAppendSurvivesSigkill) {
       "after its kill and all %zu of them in %zu full checks (%zu record checks); journal: %zu "
       "records, %zu in flight; %.1f s (writers %.1f s, verifiers %.1f s); SY_CRASH_SEED=%" PRIu32
       "\n",
-      totals.kills, totals.reports, model.size(), model.size(), full_checks, checked,
-      last.records, last.in_flight, seconds, std::chrono::duration<double>(writing).count(),
+      totals.kills, totals.reports, model.size(), model.size(), full_checks, checked, last.records,
+      last.in_flight, seconds, std::chrono::duration<double>(writing).count(),
       std::chrono::duration<double>(verifying).count(), seed);
   EXPECT_EQ(totals.kills, rounds);
   // Each round must have had appends to check, or the test proves nothing.
