@@ -485,6 +485,40 @@ asio::awaitable<Response> Pipeline::Reversal(Context& ctx) {
   co_return Remember(t, key, std::move(r));
 }
 
+asio::awaitable<Response> Pipeline::Decline(Context& ctx, const std::string& key,
+                                            std::string_view response_code, std::string_view pan) {
+  // Every admitted transaction is journaled, those the switch declines itself included, durably
+  // before the answer like any outcome.
+  const iso8583::Message& m = ctx.msg;
+  Terminal& t = *ctx.terminal;
+  const auto now = deps_.clock->Now();
+  proto::TransactionRecord rec;
+  rec.set_id(deps_.journal->ReserveId());
+  rec.set_tid(t.profile->tid());
+  rec.set_mid(t.profile->mid());
+  rec.set_mti(std::string(m.mti()));
+  rec.set_processing_code(std::string(m.Get(3)));
+  rec.set_stan(std::string(m.Get(11)));
+  rec.set_transmission_time(std::string(m.Get(7)));
+  rec.set_rrn(MakeRrn(ctx.business_date, rec.id()));
+  if (Digits(m.Get(4)) && m.Get(4).size() <= 18) {
+    rec.set_amount_minor(std::stoll(std::string(m.Get(4))));
+  }
+  rec.set_currency(static_cast<std::uint32_t>(std::stoul(std::string(m.Get(49)))));
+  rec.set_business_date(ctx.business_date);
+  rec.set_response_code(std::string(response_code));
+  rec.set_received_micros(Micros(now));
+  AddEvent(rec, proto::TXN_ANSWERED, Micros(now), response_code, "declined by the switch");
+  // A PAN that is not 8 to 19 digits cannot be sealed; the record then has none.
+  const bool sealable = pan.size() >= 8 && pan.size() <= 19 && Digits(pan);
+  auto [ec, id] = co_await deps_.journal->Append(rec, sealable ? pan : std::string_view(), kTuple);
+  if (ec) {
+    std::clog << "pipeline: journal write of a decline failed: " << ec.message() << "\n";
+  }
+  Response r = co_await Answer(ctx, response_code);
+  co_return Remember(t, key, std::move(r));
+}
+
 asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   Terminal& t = *ctx.terminal;
   const iso8583::Message& m = ctx.msg;
@@ -496,7 +530,9 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
     }
   }
   // Manual entry carries the PAN (2) with its expiry (14); otherwise track 2 (35) carries both.
-  if ((!m.Has(2) && !m.Has(35)) || (m.Has(2) && !m.Has(14) && !m.Has(35))) {
+  // The currency (49, text in the 1987 dialects) must be an ISO 4217 numeric code.
+  if ((!m.Has(2) && !m.Has(35)) || (m.Has(2) && !m.Has(14) && !m.Has(35)) ||
+      m.Get(49).size() != 3 || !Digits(m.Get(49))) {
     co_return co_await Answer(ctx, "30");
   }
   const std::string key = DuplicateKey(m);
@@ -516,34 +552,22 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
     }
   }
   if (!LuhnValid(pan)) {
-    {
-      Response r = co_await Answer(ctx, "14");
-      co_return finish(std::move(r));
-    }
+    co_return co_await Decline(ctx, key, "14", pan);
   }
   const std::string current_yymm = ctx.business_date.substr(2, 4);
   if (expiry.size() != 4 || !Digits(expiry) || expiry < current_yymm) {
-    {
-      Response r = co_await Answer(ctx, "54");
-      co_return finish(std::move(r));
-    }
+    co_return co_await Decline(ctx, key, "54", pan);
   }
   const std::string_view amount = m.Get(4);
   if (!Digits(amount) || amount.find_first_not_of('0') == std::string_view::npos) {
-    {
-      Response r = co_await Answer(ctx, "13");
-      co_return finish(std::move(r));
-    }
+    co_return co_await Decline(ctx, key, "13", pan);
   }
   // 7. Route.
   auto table = deps_.bins->Snapshot();
   const routing::BinEntry* bin = table->Lookup(pan);
   auto route_it = bin != nullptr ? routes_.find(bin->route) : routes_.end();
   if (route_it == routes_.end()) {
-    {
-      Response r = co_await Answer(ctx, "92");
-      co_return finish(std::move(r));
-    }
+    co_return co_await Decline(ctx, key, "92", pan);
   }
   const proto::RouteConfig& route = *route_it->second;
 
@@ -568,10 +592,7 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
                 << translated.error().message() << ")\n";
       const bool key_problem = translated.error() == make_error_code(crypto::Error::kBadKeyUsage) ||
                                translated.error() == make_error_code(crypto::Error::kUnknownKeyId);
-      {
-        Response r = co_await Answer(ctx, key_problem ? "96" : "55");
-        co_return finish(std::move(r));
-      }
+      { co_return co_await Decline(ctx, key, key_problem ? "96" : "55", pan); }
     }
     out.Set(52, std::string_view(reinterpret_cast<const char*>(translated->bytes.data()),
                                  translated->size));

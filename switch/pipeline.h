@@ -76,6 +76,8 @@ class Pipeline final : public RequestHandler {
   boost::asio::awaitable<Response> NetworkManagement(Context& ctx);
   boost::asio::awaitable<Response> Authorization(Context& ctx);
   boost::asio::awaitable<Response> Reversal(Context& ctx);
+  boost::asio::awaitable<Response> Decline(Context& ctx, const std::string& key,
+                                           std::string_view response_code, std::string_view pan);
   // Terminal, merchant, MAC, duplicate and KSN checks common to every MACed financial request:
   // the answer when the request stops here, or nullopt once it is admitted (and remembered under
   // `key` for duplicate detection; Remember records its answer).

@@ -318,6 +318,13 @@ TEST_F(PipelineTest, ChecksTheCardBeforeRouting) {
                 .Get(39),
             "92");
   EXPECT_TRUE(issuer_.requests.empty());
+  // Each decline is journaled all the same.
+  auto declined = journal_->ListByTerminalBatch("TERM0001", 0).value();
+  ASSERT_EQ(declined.size(), 3U);
+  EXPECT_EQ(declined[0].response_code(), "14");
+  EXPECT_EQ(declined[1].response_code(), "54");
+  EXPECT_EQ(declined[2].response_code(), "92");
+  EXPECT_EQ(declined[2].pan().masked(), "601100******9424");
 }
 
 TEST_F(PipelineTest, AnswersAnIssuerTimeoutWith91AndQueuesAReversal) {
