@@ -200,6 +200,9 @@ asio::awaitable<Response> Pipeline::Process(std::shared_ptr<Context> ctx) {
   if ((mti == "0100" || mti == "0200") && ctx->msg.Get(3).substr(0, 2) == "00") {
     co_return co_await Authorization(*ctx);
   }
+  if (mti == "0200" && ctx->msg.Get(3).substr(0, 2) == "20") {
+    co_return co_await Authorization(*ctx);  // a refund: same pipeline, checked against 37
+  }
   if (mti == "0400" || mti == "0401") {
     co_return co_await Reversal(*ctx);
   }
@@ -571,6 +574,33 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   }
   const proto::RouteConfig& route = *route_it->second;
 
+  // 7b. A refund names its purchase by RRN (37): an approved purchase of the same card at the
+  // same merchant, with refunds totalling at most its amount.
+  const bool refund = m.Get(3).substr(0, 2) == "20";
+  std::optional<proto::TransactionRecord> original;
+  if (refund) {
+    auto found =
+        m.Has(37)
+            ? deps_.journal->FindByRrn(m.Get(37))
+            : storage::Result<proto::TransactionRecord>(make_error_code(storage::Error::kNotFound));
+    bool same_card = false;
+    if (found) {
+      if (auto original_pan = deps_.journal->RevealPan(*found); original_pan) {
+        same_card = *original_pan == pan;
+        crypto::WipeString(*original_pan);
+      }
+    }
+    if (!found || !same_card || found->processing_code().substr(0, 2) != "00" ||
+        found->response_code() != "00" || found->mid() != t.profile->mid() ||
+        (found->state() != proto::TXN_ANSWERED && found->state() != proto::TXN_BATCHED)) {
+      co_return co_await Decline(ctx, key, "25", pan);
+    }
+    if (found->refunded_minor() + std::stoll(std::string(amount)) > found->amount_minor()) {
+      co_return co_await Decline(ctx, key, "13", pan);
+    }
+    original = std::move(*found);
+  }
+
   // 8. The issuer's request, with the PIN re-encrypted under the route's ZPK.
   iso8583::Message out;
   out.SetMti(m.mti());
@@ -641,6 +671,9 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   rec.set_issuer_stan(stan);
   rec.set_issuer_transmission_time(issuer_time);
   rec.set_received_micros(Micros(now));
+  if (original) {
+    rec.set_original_id(original->id());
+  }
   AddEvent(rec, proto::TXN_FORWARDED, Micros(now), "", "");
   {
     auto [ec, written] = co_await deps_.journal->Append(rec, pan, kTuple);
@@ -720,6 +753,17 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
                 << queued.error().message() << "\n";
     } else if (reverse) {
       stats_.reversals_queued++;
+    }
+  }
+
+  // An approved refund counts against its purchase (on the terminal's shard: refunds from one
+  // terminal are serialized; the same purchase refunded from two terminals at once is not yet).
+  if (original && rc == "00") {
+    original->set_refunded_minor(original->refunded_minor() + rec.amount_minor());
+    auto [ec, written] = co_await deps_.journal->Append(*original, {}, kTuple);
+    if (ec) {
+      std::clog << "pipeline: refund total of transaction " << original->id()
+                << " not stored: " << ec.message() << "\n";
     }
   }
 

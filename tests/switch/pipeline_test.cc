@@ -413,6 +413,28 @@ TEST_F(PipelineTest, AnswersAReversalOfAnUnknownOriginalWithoutIssuerTraffic) {
   EXPECT_TRUE(issuer_.requests.empty());
 }
 
+TEST_F(PipelineTest, RefundsUpToThePurchaseAmountAgainstItsRrn) {
+  SignOnOk();
+  auto purchase = Decode(Send(Build(Purchase("000002", 2, "000000001000", false), 2)));
+  ASSERT_EQ(purchase.Get(39), "00");
+  const std::string rrn(purchase.Get(37));
+  auto refund = [&](std::string_view stan, std::uint32_t counter, std::string_view amount,
+                    std::string_view original_rrn) {
+    iso8583::Message m = Purchase(stan, counter, amount, false);
+    m.Set(3, "200000");
+    m.Set(37, original_rrn);
+    return Decode(Send(Build(m, counter))).Get(39);
+  };
+  EXPECT_EQ(refund("000003", 3, "000000000600", rrn), "00");
+  EXPECT_EQ(issuer_.requests.back().Get(3), "200000");        // refunds go online
+  EXPECT_EQ(refund("000004", 4, "000000000500", rrn), "13");  // 600 + 500 > 1000
+  EXPECT_EQ(refund("000005", 5, "000000000400", rrn), "00");  // exactly the rest
+  EXPECT_EQ(refund("000006", 6, "000000000001", rrn), "13");
+  EXPECT_EQ(refund("000007", 7, "000000000100", "699999999999"), "25");
+  auto original = journal_->FindByRrn(rrn).value();
+  EXPECT_EQ(original.refunded_minor(), 1000);
+}
+
 TEST(LuhnTest, ChecksTheCheckDigit) {
   EXPECT_TRUE(LuhnValid("4761739001010010"));
   EXPECT_TRUE(LuhnValid("6011000990139424"));
