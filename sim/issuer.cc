@@ -366,6 +366,16 @@ std::string IssuerSimulator::Advise(const Message& request) {
   // Keyed on the MTI without its repeat digit, so a 0221 after a lost 0230 applies nothing.
   const std::string key = BaseMti(request.mti()) + std::string(request.Get(11));
   if (!approved_.contains(key)) {
+    // A completion names its pre-authorization in 90 (original MTI, STAN, ...): the hold is
+    // released and the final amount taken instead.
+    if (const std::string_view original = request.Get(90);
+        original.size() == 42 && original.substr(0, 4) == "0100") {
+      auto hold = approved_.find("0100" + std::string(original.substr(4, 6)));
+      if (hold != approved_.end() && !hold->second.reversed && hold->second.pan == it->second.pan) {
+        it->second.balance -= hold->second.delta;
+        hold->second.reversed = true;
+      }
+    }
     it->second.balance += delta;
     Remember(key, Approved{it->second.pan, delta, false});
   }

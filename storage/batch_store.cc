@@ -24,12 +24,20 @@ std::string SettlementKey(std::string_view date, std::string_view mid) {
 
 }  // namespace
 
-boost::system::error_code BatchStore::PutBatch(const proto::BatchRecord& batch) {
+Result<Mutation> BatchStore::Prepare(const proto::BatchRecord& batch) {
   if (batch.tid().empty() || batch.tid().find('\0') != std::string::npos) {
     return make_error_code(Error::kInvalidArgument);
   }
-  return store_.Write(
-      {{Cf::kBatch, BatchKey(batch.tid(), batch.batch_number()), batch.SerializeAsString()}});
+  return Mutation{Cf::kBatch, BatchKey(batch.tid(), batch.batch_number()),
+                  batch.SerializeAsString()};
+}
+
+boost::system::error_code BatchStore::PutBatch(const proto::BatchRecord& batch) {
+  auto m = Prepare(batch);
+  if (!m) {
+    return m.error();
+  }
+  return store_.Write({std::move(*m)});
 }
 
 Result<proto::BatchRecord> BatchStore::GetBatch(std::string_view tid,

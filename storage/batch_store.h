@@ -22,6 +22,10 @@ class BatchStore {
   explicit BatchStore(Store& store) : store_(store) {}
 
   [[nodiscard]] boost::system::error_code PutBatch(const proto::BatchRecord& batch);
+  // The write of PutBatch as a mutation, to join other writes atomically (a batch close moves
+  // the terminal's transactions into the batch in the same write). kInvalidArgument for a
+  // record without a usable TID.
+  [[nodiscard]] static Result<Mutation> Prepare(const proto::BatchRecord& batch);
   [[nodiscard]] Result<proto::BatchRecord> GetBatch(std::string_view tid,
                                                     std::uint32_t batch_number) const;
   // A terminal's batches in batch-number order.

@@ -30,23 +30,36 @@ std::string SafQueue::Key(std::string_view destination, std::uint64_t seq) {
   return k;
 }
 
-Result<std::uint64_t> SafQueue::Enqueue(proto::SafEntry entry) {
+boost::system::error_code SafQueue::PrepareEnqueue(
+    proto::SafEntry& entry, std::vector<Mutation>& write,
+    std::function<void(boost::system::error_code, std::uint64_t)> done) {
   if (entry.destination().empty() || entry.destination().find('\0') != std::string::npos) {
     return make_error_code(Error::kInvalidArgument);
   }
   // Sequence numbers and the stored counter must reach the writer in the same order, so that the
-  // last counter written is the highest: assign and submit under one lock, then wait outside it.
+  // last counter written is the highest: assign and submit under one lock.
+  std::lock_guard lock(enqueue_mu_);
+  const std::uint64_t seq = next_seq_++;
+  entry.set_seq(seq);
+  write.push_back({Cf::kSaf, Key(entry.destination(), seq), entry.SerializeAsString()});
+  write.push_back({Cf::kMeta, std::string(kSeqKey), EncodeU64(next_seq_)});
+  store_.Submit(std::move(write),
+                [done = std::move(done), seq](boost::system::error_code ec) { done(ec, seq); });
+  return {};
+}
+
+Result<std::uint64_t> SafQueue::Enqueue(proto::SafEntry entry) {
   std::promise<boost::system::error_code> done;
   auto written = done.get_future();
+  std::vector<Mutation> write;
   std::uint64_t seq = 0;
-  {
-    std::lock_guard lock(enqueue_mu_);
-    seq = next_seq_++;
-    entry.set_seq(seq);
-    std::vector<Mutation> write;
-    write.push_back({Cf::kSaf, Key(entry.destination(), seq), entry.SerializeAsString()});
-    write.push_back({Cf::kMeta, std::string(kSeqKey), EncodeU64(next_seq_)});
-    store_.Submit(std::move(write), [&done](boost::system::error_code ec) { done.set_value(ec); });
+  if (auto ec = PrepareEnqueue(entry, write,
+                               [&done, &seq](boost::system::error_code ec, std::uint64_t s) {
+                                 seq = s;
+                                 done.set_value(ec);
+                               });
+      ec) {
+    return ec;
   }
   if (auto ec = written.get(); ec) {
     return ec;

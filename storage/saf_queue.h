@@ -10,6 +10,13 @@
 //   saf.RecordAttempt(*head, next_try_micros); // before sending: a repeat is then a 0421
 //   saf.Acknowledge(*head);                    // on the 0430
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -26,6 +33,29 @@ class SafQueue {
 
   // Appends an entry durably; assigns its sequence number (returned).
   [[nodiscard]] Result<std::uint64_t> Enqueue(proto::SafEntry entry);
+  // Appends an entry in the same atomic, durable write as `also` (e.g. the journal records that
+  // explain it: a voided transaction and its void), without blocking the caller: completes with
+  // the entry's sequence number on the handler's executor once the write is synced. Either all of
+  // it is durable or none.
+  template <class CompletionToken>
+  auto EnqueueWith(proto::SafEntry entry, std::vector<Mutation> also, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken,
+                                       void(boost::system::error_code, std::uint64_t)>(
+        [this](auto handler, proto::SafEntry e, std::vector<Mutation> w) {
+          auto ex = boost::asio::prefer(boost::asio::get_associated_executor(handler),
+                                        boost::asio::execution::outstanding_work.tracked);
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          auto ec = PrepareEnqueue(
+              e, w, [ex, shared](boost::system::error_code error, std::uint64_t seq) {
+                boost::asio::post(ex, [shared, error, seq]() mutable { (*shared)(error, seq); });
+              });
+          if (ec) {
+            boost::asio::post(ex, [shared, ec]() mutable { (*shared)(ec, 0); });
+          }
+        },
+        token, std::move(entry), std::move(also));
+  }
+
   // The oldest unacknowledged entry of a destination, or std::nullopt when its queue is empty.
   [[nodiscard]] Result<std::optional<proto::SafEntry>> Head(std::string_view destination) const;
   // Counts an attempt and sets the next attempt time, durably, before the message goes out, so
@@ -42,6 +72,12 @@ class SafQueue {
 
  private:
   static std::string Key(std::string_view destination, std::uint64_t seq);
+  // Assigns the sequence number and submits `entry` with `write` under the enqueue lock (so the
+  // stored counter only grows); `done` runs on the writer thread. An invalid destination is
+  // returned at once and nothing is submitted.
+  boost::system::error_code PrepareEnqueue(
+      proto::SafEntry& entry, std::vector<Mutation>& write,
+      std::function<void(boost::system::error_code, std::uint64_t)> done);
   Store& store_;
   std::mutex enqueue_mu_;
   std::uint64_t next_seq_ = 1;  // guarded by enqueue_mu_ after construction

@@ -59,6 +59,12 @@ void ApplyDefaults(proto::SwitchConfig& c) {
   if (c.data_dir().empty()) {
     c.set_data_dir("./data");
   }
+  if (c.preauth_validity_days() == 0) {
+    c.set_preauth_validity_days(7);
+  }
+  if (!c.has_completion_tolerance_percent()) {
+    c.set_completion_tolerance_percent(15);
+  }
   if (c.retention_days() == 0) {
     c.set_retention_days(400);
   }

@@ -346,18 +346,31 @@ std::optional<iso8583::Message> Daemon::Impl::BuildAdvice(const proto::SafEntry&
   m.Set(37, rec->rrn());
   if (!e.reason_code().empty()) {
     m.Set(39, e.reason_code());
-  } else if (rec->stand_in()) {
+  } else {
+    // An advice of what the switch approved: a stand-in decision, or a completion of the
+    // issuer's pre-authorization (with the approval code the issuer gave it).
     m.Set(38, rec->approval_code());
-    m.Set(39, "00");
+    m.Set(39, rec->response_code().empty() ? "00" : rec->response_code());
   }
   m.Set(41, rec->tid());
   m.Set(42, rec->mid());
   char currency[16];
   std::snprintf(currency, sizeof(currency), "%03u", rec->currency());
   m.Set(49, currency);
+  // Original data elements (MTI, the switch's STAN and field 7 towards the issuer, 32, 33): of
+  // the transaction itself for a reversal, of the pre-authorization for a completion's advice.
+  std::optional<proto::TransactionRecord> referenced;
   if (e.message_type() == "0420") {
-    // Original data elements: MTI, the switch's STAN and field 7 towards the issuer, 32, 33.
-    std::string f90 = rec->mti() + rec->issuer_stan() + rec->issuer_transmission_time();
+    referenced = *rec;
+  } else if (e.message_type() == "0220" && (rec->mti() == "0220" || rec->mti() == "0221") &&
+             rec->original_id() != 0) {
+    if (auto preauth = journal->Get(rec->original_id()); preauth) {
+      referenced = std::move(*preauth);
+    }
+  }
+  if (referenced) {
+    std::string f90 =
+        referenced->mti() + referenced->issuer_stan() + referenced->issuer_transmission_time();
     f90.resize(20, '0');
     f90 += Pad11(acq.acquiring_institution()) + Pad11(acq.forwarding_institution());
     m.Set(90, f90);

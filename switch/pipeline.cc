@@ -13,38 +13,37 @@
 #include "iso8583/json.h"
 #include "iso8583/mac_slot.h"
 #include "iso8583/mask.h"
+#include "switch/pipeline_internal.h"
 
 namespace sy::server {
-namespace {
+namespace pipeline_detail {
 
-namespace asio = boost::asio;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kDuplicateWindow = 512;  // remembered requests per terminal
+Status ParseStatus(std::string_view s) {
+  if (s == "active") {
+    return Status::kActive;
+  }
+  if (s == "suspended") {
+    return Status::kSuspended;
+  }
+  return s == "retired" ? Status::kRetired : Status::kProvisioned;
+}
+
+const char* StatusName(Status s) {
+  switch (s) {
+    case Status::kActive:
+      return "active";
+    case Status::kSuspended:
+      return "suspended";
+    case Status::kRetired:
+      return "retired";
+    case Status::kProvisioned:
+      break;
+  }
+  return "provisioned";
+}
 
 bool Digits(std::string_view s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
-}
-
-// The answer's MTI: the request's + 10, and a repeat's answer is the original's (0401 -> 0410).
-std::string ResponseMti(std::string_view mti) {
-  std::string out(mti);
-  if (out.size() == 4 && out[2] >= '0' && out[2] <= '8') {
-    out[2] = static_cast<char>(out[2] + 1);
-    out[3] = '0';
-  }
-  return out;
-}
-
-// The 21-bit (TDES, ANSI X9.24-1) or 32-bit (AES, X9.24-3) transaction counter of a KSN.
-std::uint64_t KsnCounter(const std::vector<std::uint8_t>& ksn) {
-  if (ksn.size() == 10) {
-    return (static_cast<std::uint64_t>(ksn[7] & 0x1F) << 16) | (ksn[8] << 8) | ksn[9];
-  }
-  std::uint64_t c = 0;
-  for (std::size_t i = ksn.size() - 4; i < ksn.size(); ++i) {
-    c = (c << 8) | ksn[i];
-  }
-  return c;
 }
 
 std::int64_t Micros(std::chrono::system_clock::time_point t) {
@@ -61,7 +60,55 @@ void AddEvent(proto::TransactionRecord& rec, proto::TxnState state, std::int64_t
   rec.set_state(state);
 }
 
+std::string CardPan(const iso8583::Message& m) {
+  if (m.Has(2)) {
+    return std::string(m.Get(2));
+  }
+  const std::string_view track = m.Get(35);
+  return std::string(track.substr(0, track.find('=')));
+}
+
+bool IsBatchDebit(const proto::TransactionRecord& r) {
+  const bool purchase = r.mti() == "0200" && TxnType(r) == "00";
+  const bool completion = r.mti() == "0220" || r.mti() == "0221";
+  return (purchase || completion) && r.response_code() == "00" &&
+         (r.state() == proto::TXN_ANSWERED || r.state() == proto::TXN_BATCHED);
+}
+
+bool IsBatchCredit(const proto::TransactionRecord& r) {
+  return r.mti() == "0200" && TxnType(r) == "20" && r.response_code() == "00" &&
+         (r.state() == proto::TXN_ANSWERED || r.state() == proto::TXN_BATCHED);
+}
+
+}  // namespace pipeline_detail
+
+namespace {
+
+using namespace pipeline_detail;  // NOLINT(google-build-using-namespace): this file's helpers
+constexpr std::size_t kDuplicateWindow = 512;  // remembered requests per terminal
+
+// The 21-bit (TDES, ANSI X9.24-1) or 32-bit (AES, X9.24-3) transaction counter of a KSN.
+std::uint64_t KsnCounter(const std::vector<std::uint8_t>& ksn) {
+  if (ksn.size() == 10) {
+    return (static_cast<std::uint64_t>(ksn[7] & 0x1F) << 16) | (ksn[8] << 8) | ksn[9];
+  }
+  std::uint64_t c = 0;
+  for (std::size_t i = ksn.size() - 4; i < ksn.size(); ++i) {
+    c = (c << 8) | ksn[i];
+  }
+  return c;
+}
+
 }  // namespace
+
+std::string pipeline_detail::ResponseMti(std::string_view mti) {
+  std::string out(mti);
+  if (out.size() == 4 && out[2] >= '0' && out[2] <= '8') {
+    out[2] = static_cast<char>(out[2] + 1);
+    out[3] = '0';
+  }
+  return out;
+}
 
 bool LuhnValid(std::string_view pan) noexcept {
   if (pan.size() < 12 || !Digits(pan)) {
@@ -83,64 +130,9 @@ bool LuhnValid(std::string_view pan) noexcept {
   return sum % 10 == 0;
 }
 
-namespace {
-enum class Status { kProvisioned, kActive, kSuspended, kRetired };
-Status ParseStatus(std::string_view s) {
-  if (s == "active") {
-    return Status::kActive;
-  }
-  if (s == "suspended") {
-    return Status::kSuspended;
-  }
-  return s == "retired" ? Status::kRetired : Status::kProvisioned;
-}
-const char* StatusName(Status s) {
-  switch (s) {
-    case Status::kActive:
-      return "active";
-    case Status::kSuspended:
-      return "suspended";
-    case Status::kRetired:
-      return "retired";
-    case Status::kProvisioned:
-      break;
-  }
-  return "provisioned";
-}
-}  // namespace
-
-struct Pipeline::Terminal {
-  const proto::TerminalProfile* profile = nullptr;
-  std::size_t shard = 0;
-  // Written only on shards_[shard]; atomic so tools and the admin API can read it anywhere.
-  std::atomic<Status> status{Status::kProvisioned};
-  // Everything below is touched only on shards_[shard].
-  bool ksn_loaded = false;  // the stored high-water mark has been read
-  bool have_ksn = false;
-  std::uint64_t ksn_high = 0;
-  struct Seen {
-    std::string frame;                         // the request as received, TPDU included
-    std::optional<std::string> response;       // the packed answer, once there is one
-    std::shared_ptr<asio::steady_timer> done;  // cancelled when the answer is ready
-    std::string business_date;
-  };
-  std::map<std::string, Seen> seen;
-  std::deque<std::string> seen_order;
-};
-
-struct Pipeline::Context {
-  Request request;
-  iso8583::Message msg;
-  std::shared_ptr<Terminal> terminal;
-  std::string business_date;
-  std::vector<std::uint8_t> ksn;
-  bool mac_response = false;  // the request's MAC verified: the answer is MACed too
-  std::string duplicate_key;  // set once the request is in the duplicate window
-};
-
 Pipeline::Pipeline(asio::any_io_executor executor, Deps deps, std::string terminal_dialect,
                    std::size_t shards)
-    : executor_(std::move(executor)), deps_(deps) {
+    : executor_(std::move(executor)), deps_(deps), batches_(*deps.store) {
   terminal_dialect_ = iso8583::LoadDialect(terminal_dialect).value();
   for (std::size_t i = 0; i < std::max<std::size_t>(shards, 1); ++i) {
     shards_.push_back(asio::make_strand(executor_));
@@ -203,17 +195,121 @@ asio::awaitable<Response> Pipeline::Process(std::shared_ptr<Context> ctx) {
   if (mti == "0200" && ctx->msg.Get(3).substr(0, 2) == "20") {
     co_return co_await Authorization(*ctx);  // a refund: same pipeline, checked against 37
   }
+  if (mti == "0200" && ctx->msg.Get(3).substr(0, 2) == "02") {
+    co_return co_await Void(*ctx);
+  }
+  if (mti == "0220" || mti == "0221") {
+    co_return co_await Completion(*ctx);
+  }
   if (mti == "0400" || mti == "0401") {
     co_return co_await Reversal(*ctx);
   }
-  // Not implemented yet (refund, void, completion, batch close): 12, MACed when the request's MAC
-  // verifies.
+  if (mti == "0500") {
+    co_return co_await BatchClose(*ctx);
+  }
+  if (mti == "0320") {
+    co_return co_await BatchUpload(*ctx);
+  }
+  // Anything else (another processing code, an MTI of the issuer side): 12, MACed when the
+  // request's MAC verifies.
   if (iso8583::Message& m = ctx->msg; m.Has(64) || m.Has(128)) {
     if (auto rc = co_await VerifyMac(*ctx); rc) {
       co_return co_await Answer(*ctx, *rc);
     }
   }
   co_return co_await Answer(*ctx, "12");
+}
+
+proto::TransactionRecord Pipeline::NewRecord(const Context& ctx, std::uint64_t id) {
+  const iso8583::Message& m = ctx.msg;
+  const Terminal& t = *ctx.terminal;
+  proto::TransactionRecord rec;
+  rec.set_id(id != 0 ? id : deps_.journal->ReserveId());
+  rec.set_tid(t.profile->tid());
+  rec.set_mid(t.profile->mid());
+  rec.set_mti(std::string(m.mti()));
+  rec.set_processing_code(std::string(m.Get(3)));
+  rec.set_stan(std::string(m.Get(11)));
+  rec.set_transmission_time(std::string(m.Get(7)));
+  rec.set_rrn(MakeRrn(ctx.business_date, rec.id()));
+  if (Digits(m.Get(4)) && m.Get(4).size() <= 18) {
+    rec.set_amount_minor(std::stoll(std::string(m.Get(4))));
+  }
+  if (Digits(m.Get(49)) && m.Get(49).size() == 3) {
+    rec.set_currency(static_cast<std::uint32_t>(std::stoul(std::string(m.Get(49)))));
+  }
+  rec.set_business_date(ctx.business_date);
+  rec.set_received_micros(Micros(deps_.clock->Now()));
+  return rec;
+}
+
+asio::awaitable<Pipeline::Locked> Pipeline::LockByRrn(std::string_view rrn) {
+  Locked out;
+  auto found = deps_.journal->FindByRrn(rrn);
+  if (!found) {
+    out.record = found.error();
+    co_return out;
+  }
+  // Read again under the record's lock: the version found may have changed meanwhile.
+  out.guard = co_await locks_.Acquire("txn/" + std::to_string(found->id()));
+  out.record = deps_.journal->Get(found->id());
+  co_return out;
+}
+
+bool Pipeline::SameCard(const proto::TransactionRecord& rec, std::string_view pan) const {
+  auto stored = deps_.journal->RevealPan(rec);
+  if (!stored) {
+    return false;
+  }
+  const bool same = *stored == pan;
+  crypto::WipeString(*stored);
+  return same;
+}
+
+asio::awaitable<boost::system::error_code> Pipeline::Commit(Write write) {
+  std::vector<storage::Mutation> all = std::move(write.also);
+  for (auto& [rec, pan] : write.records) {
+    auto w = deps_.journal->Prepare(*rec, pan);
+    if (!w) {
+      co_return w.error();
+    }
+    std::move(w->begin(), w->end(), std::back_inserter(all));
+  }
+  if (write.saf) {
+    auto [ec, seq] = co_await deps_.saf->EnqueueWith(std::move(*write.saf), std::move(all), kTuple);
+    co_return ec;
+  }
+  auto [ec] = co_await deps_.store->AsyncWrite(std::move(all), kTuple);
+  co_return ec;
+}
+
+asio::awaitable<Response> Pipeline::AnswerWith(Context& ctx, const std::string& key,
+                                               std::string_view response_code, std::string_view rrn,
+                                               std::string_view approval) {
+  const iso8583::Message& m = ctx.msg;
+  iso8583::Message reply;
+  reply.SetMti(ResponseMti(m.mti()));
+  for (int n : {3, 4, 7, 11, 12, 13, 41, 42, 49, 60}) {
+    if (m.Has(n)) {
+      reply.Set(n, m.Get(n));
+    }
+  }
+  if (!rrn.empty()) {
+    reply.Set(37, rrn);
+  }
+  if (response_code == "00" && !approval.empty()) {
+    reply.Set(38, approval);
+  }
+  reply.Set(39, response_code);
+  if (response_code == "00") {
+    stats_.approved++;
+  } else {
+    stats_.declined++;
+  }
+  std::optional<std::string> packed = co_await Pack(ctx, reply);
+  Response response;
+  response.message = std::move(packed);
+  co_return Remember(*ctx.terminal, key, std::move(response));
 }
 
 asio::awaitable<std::optional<std::string>> Pipeline::VerifyMac(Context& ctx) {
@@ -339,9 +435,12 @@ std::string Pipeline::DuplicateKey(const iso8583::Message& m) {
          std::string(m.Get(7));
 }
 
-asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std::string& key) {
+asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std::string& key,
+                                                         bool mac_required) {
   Terminal& t = *ctx.terminal;
   const iso8583::Message& m = ctx.msg;
+  // A request the contract does not MAC (0500) is checked when it carries a MAC all the same.
+  const bool maced = mac_required || m.Has(iso8583::MacField(m));
   // Terminal and merchant, then the MAC. A 58 or 03 to a known terminal is still MACed when the
   // request's MAC verifies (every answer to a MACed request is, but a 63 or an early 30).
   std::optional<std::string> refusal;
@@ -352,7 +451,10 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
              (merchants_.find(m.Get(42)) == merchants_.end() || m.Get(42) != t.profile->mid())) {
     refusal = "03";
   }
-  const std::optional<std::string> mac_rc = co_await VerifyMac(ctx);
+  std::optional<std::string> mac_rc;
+  if (maced) {
+    mac_rc = co_await VerifyMac(ctx);
+  }
   if (refusal || mac_rc) {
     co_return co_await Answer(ctx, refusal ? *refusal : *mac_rc);
   }
@@ -375,7 +477,7 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
     co_return Response{again->second.response};
   }
   // KSN replay.
-  if (!AcceptKsn(t, KsnCounter(ctx.ksn))) {
+  if (maced && !AcceptKsn(t, KsnCounter(ctx.ksn))) {
     co_return co_await Answer(ctx, "63");
   }
   t.seen[key] = Terminal::Seen{
@@ -457,31 +559,39 @@ asio::awaitable<Response> Pipeline::Reversal(Context& ctx) {
     Response r = co_await Answer(ctx, "00");
     co_return Remember(t, key, std::move(r));
   }
-  proto::TransactionRecord rec = std::move(*original);
-  if (rec.amount_minor() != std::stoll(std::string(m.Get(4)))) {
+  // Read again under the record's lock: a void or a refund may be changing it.
+  KeyedLock::Guard guard = co_await locks_.Acquire("txn/" + std::to_string(original->id()));
+  auto fresh = deps_.journal->Get(original->id());
+  if (!fresh) {
+    Response r = co_await Answer(ctx, "96");
+    co_return Remember(t, key, std::move(r));
+  }
+  proto::TransactionRecord rec = std::move(*fresh);
+  if (!Digits(m.Get(4)) || rec.amount_minor() != std::stoll(std::string(m.Get(4)))) {
     Response r = co_await Answer(ctx, "13");  // full reversals only
     co_return Remember(t, key, std::move(r));
   }
   if (rec.state() == proto::TXN_ANSWERED && rec.response_code() == "00") {
-    // Reverse it to the issuer through the SAF queue (0420, 39 = 17), durably, before answering.
+    // Reverse it to the issuer through the SAF queue (0420, 39 = 17), in the same durable write
+    // that marks it reversed, before answering.
     proto::SafEntry e;
     e.set_destination(rec.route());
     e.set_message_type("0420");
     e.set_reason_code("17");
     e.set_txn_id(rec.id());
     e.set_created_micros(Micros(deps_.clock->Now()));
-    if (auto q = deps_.saf->Enqueue(e); !q) {
+    AddEvent(rec, proto::TXN_REVERSED, Micros(deps_.clock->Now()), "",
+             "terminal reversal " + std::string(m.mti()));
+    Write write;
+    write.records.emplace_back(&rec, std::string_view());
+    write.saf = std::move(e);
+    if (auto ec = co_await Commit(std::move(write)); ec) {
+      std::clog << "pipeline: reversal of transaction " << rec.id()
+                << " not stored: " << ec.message() << "\n";
       Response r = co_await Answer(ctx, "96");
       co_return Remember(t, key, std::move(r));
     }
     stats_.reversals_queued++;
-    AddEvent(rec, proto::TXN_REVERSED, Micros(deps_.clock->Now()), "",
-             "terminal reversal " + std::string(m.mti()));
-    auto [ec, id] = co_await deps_.journal->Append(rec, {}, kTuple);
-    if (ec) {
-      Response r = co_await Answer(ctx, "96");
-      co_return Remember(t, key, std::move(r));
-    }
   }
   // Already reversed, or declined (nothing to undo at the issuer): answered 00 all the same.
   Response r = co_await Answer(ctx, "00");
@@ -492,26 +602,11 @@ asio::awaitable<Response> Pipeline::Decline(Context& ctx, const std::string& key
                                             std::string_view response_code, std::string_view pan) {
   // Every admitted transaction is journaled, those the switch declines itself included, durably
   // before the answer like any outcome.
-  const iso8583::Message& m = ctx.msg;
   Terminal& t = *ctx.terminal;
-  const auto now = deps_.clock->Now();
-  proto::TransactionRecord rec;
-  rec.set_id(deps_.journal->ReserveId());
-  rec.set_tid(t.profile->tid());
-  rec.set_mid(t.profile->mid());
-  rec.set_mti(std::string(m.mti()));
-  rec.set_processing_code(std::string(m.Get(3)));
-  rec.set_stan(std::string(m.Get(11)));
-  rec.set_transmission_time(std::string(m.Get(7)));
-  rec.set_rrn(MakeRrn(ctx.business_date, rec.id()));
-  if (Digits(m.Get(4)) && m.Get(4).size() <= 18) {
-    rec.set_amount_minor(std::stoll(std::string(m.Get(4))));
-  }
-  rec.set_currency(static_cast<std::uint32_t>(std::stoul(std::string(m.Get(49)))));
-  rec.set_business_date(ctx.business_date);
+  proto::TransactionRecord rec = NewRecord(ctx);
   rec.set_response_code(std::string(response_code));
-  rec.set_received_micros(Micros(now));
-  AddEvent(rec, proto::TXN_ANSWERED, Micros(now), response_code, "declined by the switch");
+  AddEvent(rec, proto::TXN_ANSWERED, rec.received_micros(), response_code,
+           "declined by the switch");
   // A PAN that is not 8 to 19 digits cannot be sealed; the record then has none.
   const bool sealable = pan.size() >= 8 && pan.size() <= 19 && Digits(pan);
   auto [ec, id] = co_await deps_.journal->Append(rec, sealable ? pan : std::string_view(), kTuple);
@@ -578,21 +673,15 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   // same merchant, with refunds totalling at most its amount.
   const bool refund = m.Get(3).substr(0, 2) == "20";
   std::optional<proto::TransactionRecord> original;
+  KeyedLock::Guard original_guard;  // held until the refund's outcome is written
   if (refund) {
-    auto found =
-        m.Has(37)
-            ? deps_.journal->FindByRrn(m.Get(37))
-            : storage::Result<proto::TransactionRecord>(make_error_code(storage::Error::kNotFound));
-    bool same_card = false;
-    if (found) {
-      if (auto original_pan = deps_.journal->RevealPan(*found); original_pan) {
-        same_card = *original_pan == pan;
-        crypto::WipeString(*original_pan);
-      }
-    }
-    if (!found || !same_card || found->processing_code().substr(0, 2) != "00" ||
-        found->response_code() != "00" || found->mid() != t.profile->mid() ||
-        (found->state() != proto::TXN_ANSWERED && found->state() != proto::TXN_BATCHED)) {
+    // Read under the purchase's lock: another refund (from any terminal of the merchant) or a
+    // void may be changing it.
+    auto locked = co_await LockByRrn(m.Has(37) ? m.Get(37) : std::string_view());
+    original_guard = std::move(locked.guard);
+    auto& found = locked.record;
+    if (!found || !IsBatchDebit(*found) || found->mid() != t.profile->mid() ||
+        !SameCard(*found, pan)) {
       co_return co_await Decline(ctx, key, "25", pan);
     }
     if (found->refunded_minor() + std::stoll(std::string(amount)) > found->amount_minor()) {
@@ -655,22 +744,11 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   }
 
   // 9. Journal "forwarded", durable before the request leaves.
-  proto::TransactionRecord rec;
-  rec.set_id(id);
-  rec.set_tid(t.profile->tid());
-  rec.set_mid(t.profile->mid());
-  rec.set_mti(std::string(m.mti()));
-  rec.set_processing_code(std::string(m.Get(3)));
-  rec.set_stan(std::string(m.Get(11)));
-  rec.set_transmission_time(std::string(m.Get(7)));
-  rec.set_rrn(rrn);
-  rec.set_amount_minor(std::stoll(std::string(amount)));
-  rec.set_currency(static_cast<std::uint32_t>(std::stoul(std::string(m.Get(49)))));
+  proto::TransactionRecord rec = NewRecord(ctx, id);
+  rec.set_received_micros(Micros(now));
   rec.set_route(route.id());
-  rec.set_business_date(ctx.business_date);
   rec.set_issuer_stan(stan);
   rec.set_issuer_transmission_time(issuer_time);
-  rec.set_received_micros(Micros(now));
   if (original) {
     rec.set_original_id(original->id());
   }
@@ -724,46 +802,39 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
     }
   }
 
-  // 11. The outcome, durable before the terminal hears it; then what is owed to the issuer.
+  // 11. The outcome, durable before the terminal hears it, in one write with what is owed to the
+  // issuer (a reversal, a stand-in advice) and, for an approved refund, its purchase's new refund
+  // total. If that write fails the terminal gets 96 and the "forwarded" record stays in flight:
+  // recovery reverses it to the issuer at the next start.
   rec.set_response_code(rc);
   rec.set_approval_code(approval);
   rec.set_stand_in(stand_in);
   AddEvent(rec, proto::TXN_ANSWERED, Micros(deps_.clock->Now()), rc, note);
   {
-    auto [ec, written] = co_await deps_.journal->Append(rec, {}, kTuple);
-    if (ec) {
+    Write write;
+    write.records.emplace_back(&rec, std::string_view());
+    if (original && rc == "00") {
+      original->set_refunded_minor(original->refunded_minor() + rec.amount_minor());
+      write.records.emplace_back(&*original, std::string_view());
+    }
+    if (reverse || stand_in) {
+      proto::SafEntry e;
+      e.set_destination(route.id());
+      e.set_txn_id(id);
+      e.set_created_micros(Micros(deps_.clock->Now()));
+      if (reverse) {
+        e.set_message_type("0420");
+        e.set_reason_code("68");
+      } else {
+        e.set_message_type(m.mti() == "0100" ? "0120" : "0220");
+      }
+      write.saf = std::move(e);
+    }
+    if (auto ec = co_await Commit(std::move(write)); ec) {
       std::clog << "pipeline: journal outcome write failed: " << ec.message() << "\n";
       rc = "96";
-      reverse = outcome.response.has_value() || reverse;
-    }
-  }
-  if (reverse || stand_in) {
-    proto::SafEntry e;
-    e.set_destination(route.id());
-    e.set_txn_id(id);
-    e.set_created_micros(Micros(deps_.clock->Now()));
-    if (reverse) {
-      e.set_message_type("0420");
-      e.set_reason_code("68");
-    } else {
-      e.set_message_type(m.mti() == "0100" ? "0120" : "0220");
-    }
-    if (auto queued = deps_.saf->Enqueue(e); !queued) {
-      std::clog << "pipeline: SAF enqueue failed for transaction " << id << ": "
-                << queued.error().message() << "\n";
     } else if (reverse) {
       stats_.reversals_queued++;
-    }
-  }
-
-  // An approved refund counts against its purchase (on the terminal's shard: refunds from one
-  // terminal are serialized; the same purchase refunded from two terminals at once is not yet).
-  if (original && rc == "00") {
-    original->set_refunded_minor(original->refunded_minor() + rec.amount_minor());
-    auto [ec, written] = co_await deps_.journal->Append(*original, {}, kTuple);
-    if (ec) {
-      std::clog << "pipeline: refund total of transaction " << original->id()
-                << " not stored: " << ec.message() << "\n";
     }
   }
 

@@ -12,9 +12,11 @@
 // keeps submission order, so it is durable no later than the transaction's "forwarded" record,
 // and a restart cannot make an accepted KSN acceptable again.
 //
-// Implemented today: 0800 (sign-on 001 MACed, activating a provisioned terminal; sign-off 002;
-// echo 301) and 0100 / 0200 purchases (processing code 00xxxx), with DUKPT terminals. Refunds,
-// voids, completions, reversals and batch close answer 12 until they land.
+// Implemented: 0800 (sign-on 001 MACed, activating a provisioned terminal; sign-off 002; echo
+// 301); 0100 pre-authorizations and 0200 purchases (00xxxx), refunds (20xxxx) and voids
+// (02xxxx); 0220 completions; 0400/0401 reversals; 0500 batch close and 0320 batch upload; with
+// DUKPT terminals. Read-check-write sequences on one journal record or one batch hold a KeyedLock
+// on it, so a purchase refunded from two terminals at once cannot be over-refunded.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/strand.hpp>
@@ -27,10 +29,12 @@
 #include "iso8583/dialect.h"
 #include "proto/config.pb.h"
 #include "routing/bin_router.h"
+#include "storage/batch_store.h"
 #include "storage/journal.h"
 #include "storage/saf_queue.h"
 #include "switch/business_day.h"
 #include "switch/issuer_gateway.h"
+#include "switch/keyed_lock.h"
 #include "switch/listener.h"
 
 namespace sy::server {
@@ -76,12 +80,42 @@ class Pipeline final : public RequestHandler {
   boost::asio::awaitable<Response> NetworkManagement(Context& ctx);
   boost::asio::awaitable<Response> Authorization(Context& ctx);
   boost::asio::awaitable<Response> Reversal(Context& ctx);
+  boost::asio::awaitable<Response> Void(Context& ctx);
+  boost::asio::awaitable<Response> Completion(Context& ctx);
+  boost::asio::awaitable<Response> BatchClose(Context& ctx);
+  boost::asio::awaitable<Response> BatchUpload(Context& ctx);
+  // A journal record of the request with what every record carries (ids, terminal, amounts,
+  // business date, the switch's RRN); `id` 0 reserves a new one.
+  proto::TransactionRecord NewRecord(const Context& ctx, std::uint64_t id = 0);
+  // One atomic, durable write of journal records (each with the PAN to seal, or empty to keep
+  // the sealed one), an optional SAF entry and other mutations.
+  struct Write {
+    std::vector<std::pair<proto::TransactionRecord*, std::string_view>> records;
+    std::optional<proto::SafEntry> saf;
+    std::vector<storage::Mutation> also;
+  };
+  boost::asio::awaitable<boost::system::error_code> Commit(Write write);
+  // The record with this RRN, read under its lock (held by `guard`); kNotFound when none.
+  struct Locked {
+    KeyedLock::Guard guard;
+    storage::Result<proto::TransactionRecord> record{make_error_code(storage::Error::kNotFound)};
+  };
+  boost::asio::awaitable<Locked> LockByRrn(std::string_view rrn);
+  // The record's sealed PAN is `pan` (false also when it cannot be unsealed).
+  [[nodiscard]] bool SameCard(const proto::TransactionRecord& rec, std::string_view pan) const;
+  // The answer to a follow-up (void, completion, upload): request fields echoed, 37/38 when set.
+  boost::asio::awaitable<Response> AnswerWith(Context& ctx, const std::string& key,
+                                              std::string_view response_code, std::string_view rrn,
+                                              std::string_view approval);
   boost::asio::awaitable<Response> Decline(Context& ctx, const std::string& key,
                                            std::string_view response_code, std::string_view pan);
   // Terminal, merchant, MAC, duplicate and KSN checks common to every MACed financial request:
   // the answer when the request stops here, or nullopt once it is admitted (and remembered under
   // `key` for duplicate detection; Remember records its answer).
-  boost::asio::awaitable<std::optional<Response>> Admit(Context& ctx, const std::string& key);
+  // `mac_required` false: a request type the contract does not MAC (0500), checked only when it
+  // carries a MAC anyway.
+  boost::asio::awaitable<std::optional<Response>> Admit(Context& ctx, const std::string& key,
+                                                        bool mac_required = true);
   static Response Remember(Terminal& t, const std::string& key, Response r);
   // True when the KSN counter is above the terminal's high-water mark (then raised and stored).
   bool AcceptKsn(Terminal& t, std::uint64_t counter);
@@ -99,6 +133,8 @@ class Pipeline final : public RequestHandler {
   std::map<std::string, const proto::RouteConfig*, std::less<>> routes_;
   std::chrono::minutes cutover_{0};
   std::atomic<std::uint32_t> next_stan_{1};
+  KeyedLock locks_;
+  storage::BatchStore batches_;
   PipelineStats stats_;
 };
 

@@ -433,6 +433,22 @@ TEST(IssuerDecideTest, AdviceIsAppliedEvenPastTheBalanceAndOnlyOnce) {
   EXPECT_EQ(Balance(sim, kLow), 500);
 }
 
+TEST(IssuerDecideTest, ACompletionAdviceReleasesItsPreAuthorizationsHoldAndTakesTheFinalAmount) {
+  IssuerSimulator sim(Config(), FixedClock());
+  ASSERT_EQ(Rc(sim.Decide(Request("0100", "000000", kGood, 1000, "000230"))), "00");
+  EXPECT_EQ(Balance(sim, kGood), 99000);  // held
+  Message completion = Request("0220", "000000", kGood, 1150, "000231");
+  completion.Set(38, "123456");
+  completion.Set(39, "00");
+  completion.Set(90, std::string("0100000230") + "1127101500" + "00000476173" + "00000476173");
+  ASSERT_EQ(Rc(sim.Decide(completion)), "00");
+  EXPECT_EQ(Balance(sim, kGood), 100000 - 1150);  // the hold released, the final amount taken
+  Message repeat = completion;
+  repeat.SetMti("0221");
+  ASSERT_EQ(Rc(sim.Decide(repeat)), "00");
+  EXPECT_EQ(Balance(sim, kGood), 100000 - 1150);  // once
+}
+
 TEST(IssuerDecideTest, AnswersEmvDataWithTags91And8A) {
   IssuerSimulator sim(Config(), FixedClock());
   const std::string icc("\x9F\x26\x08\x01\x02\x03\x04\x05\x06\x07\x08", 11);

@@ -435,6 +435,210 @@ TEST_F(PipelineTest, RefundsUpToThePurchaseAmountAgainstItsRrn) {
   EXPECT_EQ(original.refunded_minor(), 1000);
 }
 
+// ---- voids, completions, batch close and upload --------------------------------------------
+
+iso8583::Message FollowUp(std::string_view mti, std::string_view pc, std::string_view stan,
+                          std::string_view amount, std::string_view rrn) {
+  iso8583::Message m;
+  m.SetMti(mti);
+  m.Set(2, kPan);
+  m.Set(3, pc);
+  m.Set(4, amount);
+  m.Set(7, "1127091000");
+  m.Set(11, stan);
+  m.Set(14, "2812");
+  m.Set(22, "012");
+  m.Set(37, rrn);
+  m.Set(42, "MERCHANT0000001");
+  m.Set(49, "978");
+  return m;
+}
+
+iso8583::Message BatchCloseMessage(std::string_view pc, std::string_view stan, int debits,
+                                   std::int64_t debit_amount, int credits,
+                                   std::int64_t credit_amount) {
+  iso8583::Message m;
+  m.SetMti("0500");
+  m.Set(3, pc);
+  m.Set(7, "1127180000");
+  m.Set(11, stan);
+  m.Set(42, "MERCHANT0000001");
+  m.Set(49, "978");
+  m.Set(60, "000007");
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%010d", credits);
+  m.Set(74, buf);
+  std::snprintf(buf, sizeof(buf), "%010d", debits);
+  m.Set(76, buf);
+  std::snprintf(buf, sizeof(buf), "%016lld", static_cast<long long>(credit_amount));
+  m.Set(86, buf);
+  std::snprintf(buf, sizeof(buf), "%016lld", static_cast<long long>(debit_amount));
+  m.Set(88, buf);
+  return m;
+}
+
+TEST_F(PipelineTest, VoidsAnApprovedPurchaseOfTheOpenBatchAndReversesItAtTheIssuer) {
+  SignOnOk();
+  auto purchase = Decode(Send(Build(Purchase("000002", 2, "000000001000", false), 2)));
+  ASSERT_EQ(purchase.Get(39), "00");
+  const std::string rrn(purchase.Get(37));
+  // Another amount: 13; another card: 25; an unknown RRN: 25.
+  EXPECT_EQ(
+      Decode(Send(Build(FollowUp("0200", "020000", "000003", "000000000999", rrn), 3))).Get(39),
+      "13");
+  auto other_card = FollowUp("0200", "020000", "000004", "000000001000", rrn);
+  other_card.Set(2, "4761739001010028");
+  EXPECT_EQ(Decode(Send(Build(other_card, 4))).Get(39), "25");
+  EXPECT_EQ(
+      Decode(Send(Build(FollowUp("0200", "020000", "000005", "000000001000", "633100000000"), 5)))
+          .Get(39),
+      "25");
+  auto v = Decode(Send(Build(FollowUp("0200", "020000", "000006", "000000001000", rrn), 6)));
+  EXPECT_EQ(v.mti(), "0210");
+  EXPECT_EQ(v.Get(39), "00");
+  EXPECT_EQ(v.Get(38), "A1B2C3");
+  EXPECT_TRUE(v.Has(64));
+  EXPECT_NE(v.Get(37), rrn);  // the void's own RRN
+  auto original = journal_->FindByRrn(rrn).value();
+  EXPECT_EQ(original.state(), proto::TXN_VOIDED);
+  auto saf = saf_->List().value();
+  ASSERT_EQ(saf.size(), 1U);
+  EXPECT_EQ(saf[0].message_type(), "0420");
+  EXPECT_EQ(saf[0].reason_code(), "17");
+  EXPECT_EQ(saf[0].txn_id(), original.id());
+  EXPECT_EQ(issuer_.requests.size(), 1U);  // the void itself goes through SAF, not inline
+  // Voided once: a second void, and a refund of the voided purchase, find nothing to act on.
+  EXPECT_EQ(
+      Decode(Send(Build(FollowUp("0200", "020000", "000007", "000000001000", rrn), 7))).Get(39),
+      "25");
+  EXPECT_EQ(
+      Decode(Send(Build(FollowUp("0200", "200000", "000008", "000000000100", rrn), 8))).Get(39),
+      "25");
+}
+
+TEST_F(PipelineTest, CompletesAPreAuthorizationOnceWithinItsTolerance) {
+  SignOnOk();
+  iso8583::Message pre = Purchase("000002", 2, "000000001000", false);
+  pre.SetMti("0100");
+  auto preauth = Decode(Send(Build(pre, 2)));
+  ASSERT_EQ(preauth.mti(), "0110");
+  ASSERT_EQ(preauth.Get(39), "00");
+  const std::string rrn(preauth.Get(37));
+  auto completion = [&](std::string_view stan, std::uint32_t counter, std::string_view amount,
+                        std::string_view approval) {
+    iso8583::Message m = FollowUp("0220", "000000", stan, amount, rrn);
+    m.Set(38, approval);
+    return Decode(Send(Build(m, counter)));
+  };
+  EXPECT_EQ(completion("000003", 3, "000000001151", "A1B2C3").Get(39), "13");  // > 115 %
+  EXPECT_EQ(completion("000004", 4, "000000001100", "ZZZZZZ").Get(39), "25");  // approval code
+  auto done = completion("000005", 5, "000000001150", "A1B2C3");
+  EXPECT_EQ(done.mti(), "0230");
+  EXPECT_EQ(done.Get(39), "00");
+  EXPECT_TRUE(done.Has(64));
+  EXPECT_EQ(completion("000006", 6, "000000000500", "A1B2C3").Get(39), "25");  // at most one
+  EXPECT_EQ(journal_->FindByRrn(rrn).value().state(), proto::TXN_COMPLETED);
+  auto saf = saf_->List().value();
+  ASSERT_EQ(saf.size(), 1U);
+  EXPECT_EQ(saf[0].message_type(), "0220");
+  auto advice = journal_->Get(saf[0].txn_id()).value();
+  EXPECT_EQ(advice.mti(), "0220");
+  EXPECT_EQ(advice.amount_minor(), 1150);
+  EXPECT_EQ(advice.approval_code(), "A1B2C3");
+}
+
+TEST_F(PipelineTest, RefusesACompletionOfAnExpiredPreAuthorization) {
+  SignOnOk();
+  iso8583::Message pre = Purchase("000002", 2, "000000001000", false);
+  pre.SetMti("0100");
+  auto preauth = Decode(Send(Build(pre, 2)));
+  ASSERT_EQ(preauth.Get(39), "00");
+  clock_->Advance(days(8));  // valid 7 business days by default
+  iso8583::Message m = FollowUp("0220", "000003", "000003", "000000001000", preauth.Get(37));
+  m.Set(3, "000000");
+  m.Set(38, "A1B2C3");
+  EXPECT_EQ(Decode(Send(Build(m, 3))).Get(39), "25");
+}
+
+TEST_F(PipelineTest, ClosesABatchWhoseTotalsAgree) {
+  SignOnOk();
+  ASSERT_EQ(Decode(Send(Build(Purchase("000002", 2, "000000001000", false), 2))).Get(39), "00");
+  auto second = Decode(Send(Build(Purchase("000003", 3, "000000000500", false), 3)));
+  ASSERT_EQ(second.Get(39), "00");
+  const std::string first_rrn(journal_->FindByStan("TERM0001", "000002", "1127090001")->rrn());
+  // The second purchase is voided, the first partly refunded: debits 1 / 1000, credits 1 / 200.
+  ASSERT_EQ(
+      Decode(Send(Build(FollowUp("0200", "020000", "000004", "000000000500", second.Get(37)), 4)))
+          .Get(39),
+      "00");
+  ASSERT_EQ(Decode(Send(Build(FollowUp("0200", "200000", "000005", "000000000200", first_rrn), 5)))
+                .Get(39),
+            "00");
+  auto close =
+      Decode(Send(Build(BatchCloseMessage("920000", "000006", 1, 1000, 1, 200), 6, false)));
+  EXPECT_EQ(close.mti(), "0510");
+  EXPECT_EQ(close.Get(39), "00");
+  EXPECT_FALSE(close.Has(64));  // the 0500 is not MACed, nor is its answer
+  EXPECT_TRUE(journal_->ListByTerminalBatch("TERM0001", 0)->empty());
+  auto batched = journal_->ListByTerminalBatch("TERM0001", 7).value();
+  EXPECT_EQ(batched.size(), 4U);  // every record of the open batch: two purchases, void, refund
+  std::size_t in_state = 0;
+  for (const auto& r : batched) {
+    in_state += r.state() == proto::TXN_BATCHED ? 1 : 0;
+  }
+  EXPECT_EQ(in_state, 2U);  // the counted purchase and refund
+  storage::BatchStore batches(*store_);
+  auto b = batches.GetBatch("TERM0001", 7).value();
+  EXPECT_EQ(b.status(), proto::BatchRecord::BATCH_CLOSED);
+  EXPECT_EQ(b.switch_debit_amount(), 1000);
+  EXPECT_EQ(b.switch_credit_amount(), 200);
+  // The terminal did not hear the 0510 and closes again (a new STAN): 00 again; other totals: 12.
+  EXPECT_EQ(
+      Decode(Send(Build(BatchCloseMessage("920000", "000007", 1, 1000, 1, 200), 7, false))).Get(39),
+      "00");
+  EXPECT_EQ(
+      Decode(Send(Build(BatchCloseMessage("920000", "000008", 3, 1000, 1, 200), 8, false))).Get(39),
+      "12");
+}
+
+TEST_F(PipelineTest, ReconcilesABatchThroughItsUploadWhenTheTotalsDisagree) {
+  SignOnOk();
+  auto a = Decode(Send(Build(Purchase("000002", 2, "000000001000", false), 2)));
+  auto b = Decode(Send(Build(Purchase("000003", 3, "000000000700", false), 3)));
+  ASSERT_EQ(a.Get(39), "00");
+  ASSERT_EQ(b.Get(39), "00");
+  // An upload before any 95: 12.
+  auto upload = [&](std::string_view stan, std::uint32_t counter, std::string_view rrn,
+                    std::string_view amount, std::string_view original_stan) {
+    iso8583::Message m = FollowUp("0320", "000000", stan, amount, rrn);
+    m.Set(38, "A1B2C3");
+    m.Set(60, "0200" + std::string(original_stan));
+    return Decode(Send(Build(m, counter)));
+  };
+  EXPECT_EQ(upload("000004", 4, a.Get(37), "000000001000", "000002").Get(39), "12");
+  auto close = Decode(Send(Build(BatchCloseMessage("920000", "000005", 2, 1500, 0, 0), 5, false)));
+  EXPECT_EQ(close.Get(39), "95");
+  auto u1 = upload("000006", 6, a.Get(37), "000000001000", "000002");
+  EXPECT_EQ(u1.mti(), "0330");
+  EXPECT_EQ(u1.Get(39), "00");
+  EXPECT_TRUE(u1.Has(64));
+  // An item only the terminal has (an RRN the switch never gave), uploaded twice.
+  EXPECT_EQ(upload("000007", 7, "633100009999", "000000000500", "000042").Get(39), "00");
+  EXPECT_EQ(upload("000008", 8, "633100009999", "000000000500", "000042").Get(39), "00");
+  auto done = Decode(Send(Build(BatchCloseMessage("960000", "000009", 2, 1500, 0, 0), 9, false)));
+  EXPECT_EQ(done.Get(39), "00");
+  storage::BatchStore batches(*store_);
+  auto batch = batches.GetBatch("TERM0001", 7).value();
+  EXPECT_EQ(batch.status(), proto::BatchRecord::BATCH_RECONCILED);
+  EXPECT_EQ(batch.upload_count(), 3U);
+  ASSERT_EQ(batch.uploaded_txn_ids_size(), 1);
+  ASSERT_EQ(batch.exception_txn_ids_size(), 1);  // b: only the switch had it
+  EXPECT_EQ(journal_->Get(batch.exception_txn_ids(0))->rrn(), b.Get(37));
+  ASSERT_EQ(batch.terminal_only_size(), 1);  // de-duplicated, held for review
+  EXPECT_EQ(batch.terminal_only(0).masked_pan(), "476173******0010");
+  EXPECT_EQ(batch.terminal_only(0).stan(), "000042");
+}
+
 TEST(LuhnTest, ChecksTheCheckDigit) {
   EXPECT_TRUE(LuhnValid("4761739001010010"));
   EXPECT_TRUE(LuhnValid("6011000990139424"));

@@ -1,0 +1,84 @@
+#pragma once
+
+// Pieces of the pipeline shared by its translation units (pipeline.cc: admission, purchases,
+// refunds, reversals; pipeline_followups.cc: voids, completions, batch close and upload). Not
+// part of the switch's interface.
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "iso8583/message.h"
+#include "proto/journal.pb.h"
+#include "switch/pipeline.h"
+
+namespace sy::server {
+namespace pipeline_detail {
+
+namespace asio = boost::asio;
+inline constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+enum class Status { kProvisioned, kActive, kSuspended, kRetired };
+Status ParseStatus(std::string_view s);
+const char* StatusName(Status s);
+
+bool Digits(std::string_view s);
+// The answer's MTI: the request's + 10, and a repeat's answer is the original's (0401 -> 0410).
+std::string ResponseMti(std::string_view mti);
+std::int64_t Micros(std::chrono::system_clock::time_point t);
+void AddEvent(proto::TransactionRecord& rec, proto::TxnState state, std::int64_t at,
+              std::string_view rc, std::string_view note);
+// The card's PAN from field 2, or from track 2 (35) before its separator.
+std::string CardPan(const iso8583::Message& m);
+// "00" -> purchase etc.: the transaction type (first two digits of field 3).
+inline std::string_view TxnType(const iso8583::Message& m) { return m.Get(3).substr(0, 2); }
+inline std::string_view TxnType(const proto::TransactionRecord& r) {
+  return std::string_view(r.processing_code()).substr(0, 2);
+}
+// An approved debit of the open batch: a purchase (0200, 00xxxx) or completion (0220) answered
+// 00 and neither reversed nor voided.
+bool IsBatchDebit(const proto::TransactionRecord& r);
+// An approved refund (0200, 20xxxx), not reversed or voided.
+bool IsBatchCredit(const proto::TransactionRecord& r);
+
+}  // namespace pipeline_detail
+
+struct Pipeline::Terminal {
+  const proto::TerminalProfile* profile = nullptr;
+  std::size_t shard = 0;
+  // Written only on shards_[shard]; atomic so tools and the admin API can read it anywhere.
+  std::atomic<pipeline_detail::Status> status{pipeline_detail::Status::kProvisioned};
+  // Everything below is touched only on shards_[shard].
+  bool ksn_loaded = false;  // the stored high-water mark has been read
+  bool have_ksn = false;
+  std::uint64_t ksn_high = 0;
+  struct Seen {
+    std::string frame;                                // the request as received, TPDU included
+    std::optional<std::string> response;              // the packed answer, once there is one
+    std::shared_ptr<boost::asio::steady_timer> done;  // cancelled when the answer is ready
+    std::string business_date;
+  };
+  std::map<std::string, Seen> seen;
+  std::deque<std::string> seen_order;
+};
+
+struct Pipeline::Context {
+  Request request;
+  iso8583::Message msg;
+  std::shared_ptr<Terminal> terminal;
+  std::string business_date;
+  std::vector<std::uint8_t> ksn;
+  bool mac_response = false;  // the request's MAC verified: the answer is MACed too
+  std::string duplicate_key;  // set once the request is in the duplicate window
+  std::chrono::steady_clock::time_point started;
+};
+
+}  // namespace sy::server
