@@ -4,6 +4,7 @@
 
 #include "iso8583/dialect.h"
 #include "proto/yaml.h"
+#include "switch/log.h"
 
 namespace sy::embedded {
 std::string_view DefaultSwitchConfig() noexcept;
@@ -151,6 +152,13 @@ void Validate(const proto::SwitchConfig& c, std::vector<std::string>& problems) 
   };
   if (c.mode() != "demo" && c.mode() != "production") {
     bad("mode", "'" + c.mode() + "' is not demo or production");
+  }
+  if (LogLevel level; !ParseLogLevel(c.log_level(), level)) {
+    bad("log_level", "'" + c.log_level() + "' is not error, warning, info or debug");
+  }
+  if (c.completion_tolerance_percent() > 100) {
+    bad("completion_tolerance_percent",
+        std::to_string(c.completion_tolerance_percent()) + " is above 100");
   }
   if (c.listeners_size() == 0) {
     bad("listeners", "at least one listener is needed");

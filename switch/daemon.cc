@@ -1,5 +1,6 @@
 #include "switch/daemon.h"
 
+#include <prometheus/histogram.h>
 #include <sys/stat.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 
@@ -22,6 +24,7 @@
 #include "storage/saf_queue.h"
 #include "switch/config.h"
 #include "switch/http.h"
+#include "switch/log.h"
 #include "switch/pipeline.h"
 
 namespace sy::server {
@@ -187,6 +190,10 @@ struct Daemon::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<OpsHttp> http;
 
+  std::mutex metrics_mu;  // scrapes may overlap; RefreshMetrics runs one at a time
+  LatencyHistogram::Snapshot last_end_to_end;
+  LatencyHistogram::Snapshot last_issuer;
+
   void Recover();
   void RefreshMetrics();
   asio::awaitable<void> ApplyRetention();
@@ -196,6 +203,7 @@ struct Daemon::Impl {
 
 // Copies every component's statistics into the registry; runs on each scrape.
 void Daemon::Impl::RefreshMetrics() {
+  std::lock_guard lock(metrics_mu);
   auto counter = [this](const std::string& name, const std::string& help,
                         const prometheus::Labels& labels = {}) -> prometheus::Counter& {
     return prometheus::BuildCounter().Name(name).Help(help).Register(*registry).Add(labels);
@@ -218,6 +226,35 @@ void Daemon::Impl::RefreshMetrics() {
               p.issuer_timeouts.load());
   SyncCounter(counter("sy_switch_reversals_queued_total", "Reversals queued for issuers"),
               p.reversals_queued.load());
+  SyncCounter(counter("sy_switch_stand_in_total", "Stand-in approvals"), p.stand_in.load());
+  p.by_type.ForEach([&](std::string_view mti, std::string_view rc, std::string_view route,
+                        std::uint64_t n) {
+    SyncCounter(
+        counter(
+            "sy_switch_responses_total",
+            "Requests by MTI, response code (field 39) and issuer route",
+            {{"mti", std::string(mti)}, {"code", std::string(rc)}, {"route", std::string(route)}}),
+        static_cast<double>(n));
+  });
+  auto sync_histogram = [&](const std::string& name, const std::string& help,
+                            const LatencyHistogram& h, LatencyHistogram::Snapshot& last) {
+    prometheus::Histogram::BucketBoundaries bounds(LatencyHistogram::kBoundsSeconds.begin(),
+                                                   LatencyHistogram::kBoundsSeconds.end());
+    auto& metric =
+        prometheus::BuildHistogram().Name(name).Help(help).Register(*registry).Add({}, bounds);
+    const LatencyHistogram::Snapshot now = h.Read();
+    std::vector<double> increments(now.buckets.size());
+    for (std::size_t i = 0; i < now.buckets.size(); ++i) {
+      increments[i] = static_cast<double>(now.buckets[i] - last.buckets[i]);
+    }
+    metric.ObserveMultiple(increments, static_cast<double>(now.sum_nanos - last.sum_nanos) / 1e9);
+    last = now;
+  };
+  sync_histogram("sy_switch_request_duration_seconds",
+                 "End-to-end time of terminal requests in the switch", p.end_to_end,
+                 last_end_to_end);
+  sync_histogram("sy_switch_issuer_duration_seconds",
+                 "Time from the issuer request to its answer (or timeout)", p.issuer, last_issuer);
   double open = 0;
   for (const auto& l : listeners) {
     const ListenerStats& s = l->stats();
@@ -240,19 +277,30 @@ void Daemon::Impl::RefreshMetrics() {
   gauge("sy_storage_journal_max_group", "Largest group commit so far")
       .Set(static_cast<double>(w.max_group));
   std::map<std::string, double> depth;
+  std::map<std::string, std::int64_t> oldest;
   for (const auto& r : config.routes()) {
     depth[r.id()] = 0;  // label values: configured route ids only
+    oldest[r.id()] = 0;
   }
   if (auto entries = saf->List(); entries) {
     for (const auto& e : *entries) {
       if (depth.count(e.destination()) != 0) {
         depth[e.destination()] += 1;
+        auto& o = oldest[e.destination()];
+        o = o == 0 ? e.created_micros() : std::min(o, e.created_micros());
       }
     }
   }
+  const std::int64_t now_micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count();
   for (const auto& [route, n] : depth) {
     gauge("sy_switch_saf_depth", "Reversals and advices waiting per route", {{"route", route}})
         .Set(n);
+    const std::int64_t created = oldest[route];
+    gauge("sy_switch_saf_oldest_age_seconds", "Age of the oldest waiting entry per route",
+          {{"route", route}})
+        .Set(created == 0 ? 0.0 : static_cast<double>(now_micros - created) / 1e6);
   }
   for (const auto& [route, link] : gateway.links) {
     gauge("sy_routing_link_up", "1 when the route's issuer link carries traffic",
@@ -425,6 +473,9 @@ asio::awaitable<void> Daemon::Impl::DrainSaf(std::string route) {
 }
 
 std::unique_ptr<Daemon> Daemon::Create(const proto::SwitchConfig& config, std::ostream& log) {
+  if (LogLevel level; ParseLogLevel(config.log_level(), level)) {
+    SetLogLevel(level);
+  }
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   impl->log = &log;

@@ -13,6 +13,7 @@
 #include "iso8583/json.h"
 #include "iso8583/mac_slot.h"
 #include "iso8583/mask.h"
+#include "switch/log.h"
 #include "switch/pipeline_internal.h"
 
 namespace sy::server {
@@ -132,7 +133,13 @@ bool LuhnValid(std::string_view pan) noexcept {
 
 Pipeline::Pipeline(asio::any_io_executor executor, Deps deps, std::string terminal_dialect,
                    std::size_t shards)
-    : executor_(std::move(executor)), deps_(deps), batches_(*deps.store) {
+    : executor_(std::move(executor)), deps_(deps), batches_(*deps.store), stats_([&] {
+        std::vector<std::string> ids;
+        for (const auto& r : deps.config->routes()) {
+          ids.push_back(r.id());
+        }
+        return ids;
+      }()) {
   terminal_dialect_ = iso8583::LoadDialect(terminal_dialect).value();
   for (std::size_t i = 0; i < std::max<std::size_t>(shards, 1); ++i) {
     shards_.push_back(asio::make_strand(executor_));
@@ -162,12 +169,21 @@ std::string Pipeline::TerminalStatus(const std::string& tid) const {
 }
 
 asio::awaitable<Response> Pipeline::Handle(Request request) {
+  const auto started = std::chrono::steady_clock::now();
   stats_.requests++;
   auto ctx = std::make_shared<Context>();
   ctx->request = std::move(request);
+  Response response = co_await Dispatch(ctx);
+  stats_.by_type.Add(ctx->msg.mti(), ctx->response_code.empty() ? "none" : ctx->response_code,
+                     ctx->route);
+  stats_.end_to_end.Observe(std::chrono::steady_clock::now() - started);
+  co_return response;
+}
+
+asio::awaitable<Response> Pipeline::Dispatch(std::shared_ptr<Context> ctx) {
   if (auto r = iso8583::Unpack(*terminal_dialect_, ctx->request.message, ctx->msg); !r) {
     stats_.format_errors++;
-    std::clog << "pipeline: format error: " << r.error().Describe() << "\n";
+    SY_LOG(kWarning) << "pipeline: format error: " << r.error().Describe();
     // Unpack keeps what it decoded before the fault: enough to answer 30, or nothing to answer.
     if (ctx->msg.mti().size() == 4 && ctx->msg.Has(11) && ctx->msg.Has(41)) {
       co_return co_await Answer(*ctx, "30");
@@ -301,6 +317,7 @@ asio::awaitable<Response> Pipeline::AnswerWith(Context& ctx, const std::string& 
     reply.Set(38, approval);
   }
   reply.Set(39, response_code);
+  ctx.response_code = std::string(response_code);
   if (response_code == "00") {
     stats_.approved++;
   } else {
@@ -336,8 +353,8 @@ asio::awaitable<std::optional<std::string>> Pipeline::VerifyMac(Context& ctx) {
       std::vector<std::uint8_t>(mac.begin(), mac.end()));
   if (!ok) {
     stats_.mac_failures++;
-    std::clog << "pipeline: terminal " << profile.tid() << ": MAC check failed ("
-              << ok.error().message() << ")\n";
+    SY_LOG(kWarning) << "pipeline: terminal " << profile.tid() << ": MAC check failed ("
+                     << ok.error().message() << ")";
     co_return std::string("63");
   }
   ctx.mac_response = true;
@@ -348,7 +365,7 @@ asio::awaitable<std::optional<std::string>> Pipeline::Pack(Context& ctx, iso8583
   std::string out;
   if (!ctx.mac_response) {
     if (auto r = iso8583::Pack(*terminal_dialect_, reply, out); !r) {
-      std::clog << "pipeline: response not packed: " << r.error().Describe() << "\n";
+      SY_LOG(kWarning) << "pipeline: response not packed: " << r.error().Describe();
       co_return std::nullopt;
     }
     co_return out;
@@ -358,7 +375,7 @@ asio::awaitable<std::optional<std::string>> Pipeline::Pack(Context& ctx, iso8583
   static constexpr char kZeros[8] = {};
   reply.Set(field, std::string_view(kZeros, 8));
   if (auto r = iso8583::Pack(*terminal_dialect_, reply, out); !r) {
-    std::clog << "pipeline: response not packed: " << r.error().Describe() << "\n";
+    SY_LOG(kWarning) << "pipeline: response not packed: " << r.error().Describe();
     co_return std::nullopt;
   }
   auto input = iso8583::MacInput(*terminal_dialect_, reply, out);
@@ -389,6 +406,7 @@ asio::awaitable<Response> Pipeline::Answer(Context& ctx, std::string_view respon
     }
   }
   reply.Set(39, response_code);
+  ctx.response_code = std::string(response_code);
   if (response_code == "00") {
     stats_.approved++;
   } else {
@@ -423,7 +441,7 @@ asio::awaitable<Response> Pipeline::NetworkManagement(Context& ctx) {
     co_return co_await Answer(ctx, "63");
   }
   if (t.status != Status::kActive) {
-    std::clog << "pipeline: terminal " << t.profile->tid() << " active after its first sign-on\n";
+    SY_LOG(kInfo) << "pipeline: terminal " << t.profile->tid() << " active after its first sign-on";
     t.status = Status::kActive;
   }
   co_return co_await Answer(ctx, "00");
@@ -474,6 +492,7 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
     if (again == t.seen.end() || !again->second.response) {
       co_return Response{};  // the original got no answer either
     }
+    ctx.response_code = "replay";
     co_return Response{again->second.response};
   }
   // KSN replay.
@@ -511,8 +530,8 @@ bool Pipeline::AcceptKsn(Terminal& t, std::uint64_t counter) {
   deps_.store->Submit({{storage::Cf::kMeta, mark, storage::EncodeU64(counter)}},
                       [tid = t.profile->tid()](boost::system::error_code ec) {
                         if (ec) {
-                          std::clog << "pipeline: KSN mark of " << tid
-                                    << " not stored: " << ec.message() << "\n";
+                          SY_LOG(kWarning)
+                              << "pipeline: KSN mark of " << tid << " not stored: " << ec.message();
                         }
                       });
   return true;
@@ -586,8 +605,8 @@ asio::awaitable<Response> Pipeline::Reversal(Context& ctx) {
     write.records.emplace_back(&rec, std::string_view());
     write.saf = std::move(e);
     if (auto ec = co_await Commit(std::move(write)); ec) {
-      std::clog << "pipeline: reversal of transaction " << rec.id()
-                << " not stored: " << ec.message() << "\n";
+      SY_LOG(kWarning) << "pipeline: reversal of transaction " << rec.id()
+                       << " not stored: " << ec.message();
       Response r = co_await Answer(ctx, "96");
       co_return Remember(t, key, std::move(r));
     }
@@ -611,7 +630,7 @@ asio::awaitable<Response> Pipeline::Decline(Context& ctx, const std::string& key
   const bool sealable = pan.size() >= 8 && pan.size() <= 19 && Digits(pan);
   auto [ec, id] = co_await deps_.journal->Append(rec, sealable ? pan : std::string_view(), kTuple);
   if (ec) {
-    std::clog << "pipeline: journal write of a decline failed: " << ec.message() << "\n";
+    SY_LOG(kWarning) << "pipeline: journal write of a decline failed: " << ec.message();
   }
   Response r = co_await Answer(ctx, response_code);
   co_return Remember(t, key, std::move(r));
@@ -707,8 +726,8 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
         aes ? crypto::PinBlockFormat::kIso4 : crypto::PinBlockFormat::kIso0,
         std::vector<std::uint8_t>(block.begin(), block.end()), pan, route.zpk_id());
     if (!translated) {
-      std::clog << "pipeline: terminal " << t.profile->tid() << ": PIN translation failed ("
-                << translated.error().message() << ")\n";
+      SY_LOG(kWarning) << "pipeline: terminal " << t.profile->tid() << ": PIN translation failed ("
+                       << translated.error().message() << ")";
       const bool key_problem = translated.error() == make_error_code(crypto::Error::kBadKeyUsage) ||
                                translated.error() == make_error_code(crypto::Error::kUnknownKeyId);
       { co_return co_await Decline(ctx, key, key_problem ? "96" : "55", pan); }
@@ -756,7 +775,7 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   {
     auto [ec, written] = co_await deps_.journal->Append(rec, pan, kTuple);
     if (ec) {
-      std::clog << "pipeline: journal write failed: " << ec.message() << "\n";
+      SY_LOG(kWarning) << "pipeline: journal write failed: " << ec.message();
       {
         Response r = co_await Answer(ctx, "96");
         co_return finish(std::move(r));
@@ -765,7 +784,10 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   }
 
   // 10. The issuer.
+  ctx.route = route.id();
+  const auto sent = std::chrono::steady_clock::now();
   auto outcome = co_await deps_.issuers->Send(route.id(), std::move(out));
+  stats_.issuer.Observe(std::chrono::steady_clock::now() - sent);
   std::string rc;
   std::string approval;
   std::optional<std::string> issuer_icc;
@@ -831,7 +853,7 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
       write.saf = std::move(e);
     }
     if (auto ec = co_await Commit(std::move(write)); ec) {
-      std::clog << "pipeline: journal outcome write failed: " << ec.message() << "\n";
+      SY_LOG(kWarning) << "pipeline: journal outcome write failed: " << ec.message();
       rc = "96";
     } else if (reverse) {
       stats_.reversals_queued++;
@@ -851,6 +873,10 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
     reply.Set(38, approval);
   }
   reply.Set(39, rc);
+  ctx.response_code = rc;
+  if (stand_in) {
+    stats_.stand_in++;
+  }
   if (issuer_icc) {
     reply.Set(55, *issuer_icc);
   }
@@ -859,9 +885,9 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   } else {
     stats_.declined++;
   }
-  std::clog << "pipeline: " << t.profile->tid() << " stan " << m.Get(11) << " "
-            << iso8583::MaskPan(pan) << " amount " << amount << " -> " << rc
-            << (stand_in ? " (stand-in)" : "") << "\n";
+  SY_LOG(kInfo) << "pipeline: " << t.profile->tid() << " stan " << m.Get(11) << " "
+                << iso8583::MaskPan(pan) << " amount " << amount << " -> " << rc
+                << (stand_in ? " (stand-in)" : "");
   std::optional<std::string> packed = co_await Pack(ctx, reply);
   Response response;
   response.message = std::move(packed);

@@ -36,10 +36,12 @@
 #include "switch/issuer_gateway.h"
 #include "switch/keyed_lock.h"
 #include "switch/listener.h"
+#include "switch/metrics.h"
 
 namespace sy::server {
 
 struct PipelineStats {
+  explicit PipelineStats(std::vector<std::string> routes) : by_type(std::move(routes)) {}
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> approved{0};
   std::atomic<std::uint64_t> declined{0};
@@ -48,6 +50,10 @@ struct PipelineStats {
   std::atomic<std::uint64_t> duplicates{0};
   std::atomic<std::uint64_t> issuer_timeouts{0};
   std::atomic<std::uint64_t> reversals_queued{0};
+  std::atomic<std::uint64_t> stand_in{0};  // stand-in approvals
+  RequestCounts by_type;                   // requests by MTI, response code and route
+  LatencyHistogram end_to_end;             // request decoded -> answer packed
+  LatencyHistogram issuer;                 // issuer request sent -> answer or failure
 };
 
 class Pipeline final : public RequestHandler {
@@ -76,6 +82,7 @@ class Pipeline final : public RequestHandler {
   struct Terminal;
   struct Context;
 
+  boost::asio::awaitable<Response> Dispatch(std::shared_ptr<Context> ctx);
   boost::asio::awaitable<Response> Process(std::shared_ptr<Context> ctx);
   boost::asio::awaitable<Response> NetworkManagement(Context& ctx);
   boost::asio::awaitable<Response> Authorization(Context& ctx);

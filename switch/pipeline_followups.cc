@@ -9,6 +9,7 @@
 
 #include "iso8583/mac_slot.h"
 #include "iso8583/mask.h"
+#include "switch/log.h"
 #include "switch/pipeline.h"
 #include "switch/pipeline_internal.h"
 
@@ -85,7 +86,8 @@ asio::awaitable<Response> Pipeline::Void(Context& ctx) {
   const iso8583::Message& m = ctx.msg;
   for (int n : {3, 4, 7, 11, 37, 41, 42, 49}) {
     if (!m.Has(n)) {
-      std::clog << "pipeline: void from " << t.profile->tid() << ": field " << n << " missing\n";
+      SY_LOG(kWarning) << "pipeline: void from " << t.profile->tid() << ": field " << n
+                       << " missing";
       co_return co_await Answer(ctx, "30");
     }
   }
@@ -116,8 +118,8 @@ asio::awaitable<Response> Pipeline::Void(Context& ctx) {
     why = "another card (or its card cannot be read)";
   }
   if (why != nullptr) {
-    std::clog << "pipeline: void from " << t.profile->tid() << " of RRN " << m.Get(37)
-              << " refused (25): " << why << "\n";
+    SY_LOG(kWarning) << "pipeline: void from " << t.profile->tid() << " of RRN " << m.Get(37)
+                     << " refused (25): " << why;
     co_return co_await Decline(ctx, key, "25", pan);
   }
   if (original.amount_minor() != ToMinor(m.Get(4))) {
@@ -162,13 +164,13 @@ asio::awaitable<Response> Pipeline::Void(Context& ctx) {
     write.saf = std::move(e);
   }
   if (auto ec = co_await Commit(std::move(write)); ec) {
-    std::clog << "pipeline: void of transaction " << original.id()
-              << " not stored: " << ec.message() << "\n";
+    SY_LOG(kWarning) << "pipeline: void of transaction " << original.id()
+                     << " not stored: " << ec.message();
     co_return co_await AnswerWith(ctx, key, "96", "", "");
   }
   stats_.reversals_queued++;
-  std::clog << "pipeline: " << t.profile->tid() << " stan " << m.Get(11) << " void of "
-            << original.rrn() << " " << iso8583::MaskPan(pan) << " -> 00\n";
+  SY_LOG(kInfo) << "pipeline: " << t.profile->tid() << " stan " << m.Get(11) << " void of "
+                << original.rrn() << " " << iso8583::MaskPan(pan) << " -> 00";
   co_return co_await AnswerWith(ctx, key, "00", rec.rrn(), original.approval_code());
 }
 
@@ -177,8 +179,8 @@ asio::awaitable<Response> Pipeline::Completion(Context& ctx) {
   const iso8583::Message& m = ctx.msg;
   for (int n : {3, 4, 7, 11, 37, 38, 41, 42, 49}) {
     if (!m.Has(n)) {
-      std::clog << "pipeline: completion from " << t.profile->tid() << ": field " << n
-                << " missing\n";
+      SY_LOG(kWarning) << "pipeline: completion from " << t.profile->tid() << ": field " << n
+                       << " missing";
       co_return co_await Answer(ctx, "30");
     }
   }
@@ -225,8 +227,8 @@ asio::awaitable<Response> Pipeline::Completion(Context& ctx) {
     rc = "13";
   }
   if (why != nullptr) {
-    std::clog << "pipeline: completion from " << t.profile->tid() << " of RRN " << m.Get(37)
-              << " refused (" << rc << "): " << why << "\n";
+    SY_LOG(kWarning) << "pipeline: completion from " << t.profile->tid() << " of RRN " << m.Get(37)
+                     << " refused (" << rc << "): " << why;
     co_return co_await Decline(ctx, key, rc, pan);
   }
 
@@ -253,12 +255,13 @@ asio::awaitable<Response> Pipeline::Completion(Context& ctx) {
     write.saf = std::move(e);
   }
   if (auto ec = co_await Commit(std::move(write)); ec) {
-    std::clog << "pipeline: completion of transaction " << preauth.id()
-              << " not stored: " << ec.message() << "\n";
+    SY_LOG(kWarning) << "pipeline: completion of transaction " << preauth.id()
+                     << " not stored: " << ec.message();
     co_return co_await AnswerWith(ctx, key, "96", "", "");
   }
-  std::clog << "pipeline: " << t.profile->tid() << " stan " << m.Get(11) << " completion of "
-            << preauth.rrn() << " " << iso8583::MaskPan(pan) << " amount " << amount << " -> 00\n";
+  SY_LOG(kInfo) << "pipeline: " << t.profile->tid() << " stan " << m.Get(11) << " completion of "
+                << preauth.rrn() << " " << iso8583::MaskPan(pan) << " amount " << amount
+                << " -> 00";
   co_return co_await AnswerWith(ctx, key, "00", rec.rrn(), preauth.approval_code());
 }
 
@@ -267,16 +270,16 @@ asio::awaitable<Response> Pipeline::BatchClose(Context& ctx) {
   const iso8583::Message& m = ctx.msg;
   for (int n : {3, 7, 11, 41, 49, 60, 74, 76, 86, 88}) {
     if (!m.Has(n)) {
-      std::clog << "pipeline: batch close from " << t.profile->tid() << ": field " << n
-                << " missing\n";
+      SY_LOG(kWarning) << "pipeline: batch close from " << t.profile->tid() << ": field " << n
+                       << " missing";
       co_return co_await Answer(ctx, "30");
     }
   }
   const std::string_view number_text = m.Get(60);
   if (!NumericFields(m, {49, 60, 74, 76, 86, 88}) || number_text.size() > 6 ||
       m.Get(49).size() != 3) {
-    std::clog << "pipeline: batch close from " << t.profile->tid()
-              << ": 49, 60 (batch number, up to 6 digits) or the totals are not numeric\n";
+    SY_LOG(kWarning) << "pipeline: batch close from " << t.profile->tid()
+                     << ": 49, 60 (batch number, up to 6 digits) or the totals are not numeric";
     co_return co_await Answer(ctx, "30");
   }
   const std::string_view pc = m.Get(3);
@@ -306,13 +309,13 @@ asio::awaitable<Response> Pipeline::BatchClose(Context& ctx) {
                    existing->status() == proto::BatchRecord::BATCH_RECONCILED)) {
     // A close the terminal did not hear the answer to: the same totals get 00 again.
     const bool again = TerminalTotals(*existing) == terminal;
-    std::clog << "pipeline: batch " << number << " of " << t.profile->tid() << " is already closed"
-              << (again ? "" : " (with other totals: 12)") << "\n";
+    SY_LOG(kWarning) << "pipeline: batch " << number << " of " << t.profile->tid()
+                     << " is already closed" << (again ? "" : " (with other totals: 12)");
     co_return co_await AnswerWith(ctx, key, again ? "00" : "12", "", "");
   }
   if (pc == "960000" && (!existing || existing->status() != proto::BatchRecord::BATCH_UPLOADING)) {
-    std::clog << "pipeline: batch close after upload from " << t.profile->tid()
-              << ": no upload of batch " << number << " in progress (12)\n";
+    SY_LOG(kWarning) << "pipeline: batch close after upload from " << t.profile->tid()
+                     << ": no upload of batch " << number << " in progress (12)";
     co_return co_await AnswerWith(ctx, key, "12", "", "");
   }
   auto items = deps_.journal->ListByTerminalBatch(t.profile->tid(), 0);
@@ -346,12 +349,12 @@ asio::awaitable<Response> Pipeline::BatchClose(Context& ctx) {
     if (auto ec = co_await Commit(std::move(write)); ec) {
       co_return co_await AnswerWith(ctx, key, "96", "", "");
     }
-    std::clog << "pipeline: batch " << number << " of " << t.profile->tid()
-              << ": totals disagree (switch " << ours.debit_count << "/" << ours.debit_amount
-              << " debits, " << ours.credit_count << "/" << ours.credit_amount
-              << " credits; terminal " << terminal.debit_count << "/" << terminal.debit_amount
-              << ", " << terminal.credit_count << "/" << terminal.credit_amount
-              << "): upload requested (95)\n";
+    SY_LOG(kWarning) << "pipeline: batch " << number << " of " << t.profile->tid()
+                     << ": totals disagree (switch " << ours.debit_count << "/" << ours.debit_amount
+                     << " debits, " << ours.credit_count << "/" << ours.credit_amount
+                     << " credits; terminal " << terminal.debit_count << "/"
+                     << terminal.debit_amount << ", " << terminal.credit_count << "/"
+                     << terminal.credit_amount << "): upload requested (95)";
     co_return co_await AnswerWith(ctx, key, "95", "", "");
   }
   // Close: every open item moves into the batch; counted items become BATCHED. After an upload,
@@ -380,18 +383,18 @@ asio::awaitable<Response> Pipeline::BatchClose(Context& ctx) {
   }
   write.also.push_back(std::move(*mutation));
   if (auto ec = co_await Commit(std::move(write)); ec) {
-    std::clog << "pipeline: batch " << number << " of " << t.profile->tid()
-              << " not closed: " << ec.message() << "\n";
+    SY_LOG(kWarning) << "pipeline: batch " << number << " of " << t.profile->tid()
+                     << " not closed: " << ec.message();
     co_return co_await AnswerWith(ctx, key, "96", "", "");
   }
-  std::clog << "pipeline: batch " << number << " of " << t.profile->tid() << " closed ("
-            << moved.size() << " records"
-            << (pc == "960000"
-                    ? ", after upload: " + std::to_string(batch.exception_txn_ids_size()) +
-                          " only the switch had, " + std::to_string(batch.terminal_only_size()) +
-                          " only the terminal had"
-                    : std::string())
-            << ")\n";
+  SY_LOG(kInfo) << "pipeline: batch " << number << " of " << t.profile->tid() << " closed ("
+                << moved.size() << " records"
+                << (pc == "960000"
+                        ? ", after upload: " + std::to_string(batch.exception_txn_ids_size()) +
+                              " only the switch had, " +
+                              std::to_string(batch.terminal_only_size()) + " only the terminal had"
+                        : std::string())
+                << ")";
   co_return co_await AnswerWith(ctx, key, "00", "", "");
 }
 
@@ -400,8 +403,8 @@ asio::awaitable<Response> Pipeline::BatchUpload(Context& ctx) {
   const iso8583::Message& m = ctx.msg;
   for (int n : {3, 4, 7, 11, 37, 41, 49, 60}) {
     if (!m.Has(n)) {
-      std::clog << "pipeline: batch upload from " << t.profile->tid() << ": field " << n
-                << " missing\n";
+      SY_LOG(kWarning) << "pipeline: batch upload from " << t.profile->tid() << ": field " << n
+                       << " missing";
       co_return co_await Answer(ctx, "30");
     }
   }
@@ -422,8 +425,8 @@ asio::awaitable<Response> Pipeline::BatchUpload(Context& ctx) {
     return b.status() == proto::BatchRecord::BATCH_UPLOADING;
   });
   if (uploading == all->rend()) {
-    std::clog << "pipeline: batch upload from " << t.profile->tid()
-              << " without a batch close answered 95 (12)\n";
+    SY_LOG(kWarning) << "pipeline: batch upload from " << t.profile->tid()
+                     << " without a batch close answered 95 (12)";
     co_return co_await AnswerWith(ctx, key, "12", "", "");
   }
   proto::BatchRecord batch = std::move(*uploading);

@@ -78,7 +78,10 @@ struct Pipeline::Context {
   std::vector<std::uint8_t> ksn;
   bool mac_response = false;  // the request's MAC verified: the answer is MACed too
   std::string duplicate_key;  // set once the request is in the duplicate window
-  std::chrono::steady_clock::time_point started;
+  // For metrics: the answer's response code ("replay" for an answer from the duplicate window)
+  // and the route the request went to, if any.
+  std::string response_code;
+  std::string route;
 };
 
 }  // namespace sy::server

@@ -639,6 +639,33 @@ TEST_F(PipelineTest, ReconcilesABatchThroughItsUploadWhenTheTotalsDisagree) {
   EXPECT_EQ(batch.terminal_only(0).stan(), "000042");
 }
 
+TEST_F(PipelineTest, CountsRequestsByMtiResponseCodeAndRouteWithTheirLatency) {
+  SignOnOk();
+  ASSERT_EQ(Decode(Send(Build(Purchase("000002", 2, "000000001000"), 2))).Get(39), "00");
+  const std::string again = Build(Purchase("000003", 3, "000000001000"), 3);
+  ASSERT_EQ(Decode(Send(again)).Get(39), "00");
+  ASSERT_EQ(Decode(Send(again)).Get(39), "00");  // answered from the duplicate window
+  std::map<std::string, std::uint64_t> seen;
+  pipeline_->stats().by_type.ForEach(
+      [&](std::string_view mti, std::string_view rc, std::string_view route, std::uint64_t n) {
+        seen[std::string(mti) + "/" + std::string(rc) + "/" + std::string(route)] = n;
+      });
+  EXPECT_EQ(seen["0800/00/none"], 1U);
+  EXPECT_EQ(seen["0200/00/issuer-a"], 2U);
+  EXPECT_EQ(seen["0200/replay/none"], 1U);
+  EXPECT_EQ(seen.size(), 3U);
+  std::uint64_t timed = 0;
+  for (auto n : pipeline_->stats().end_to_end.Read().buckets) {
+    timed += n;
+  }
+  EXPECT_EQ(timed, 4U);
+  std::uint64_t issuer = 0;
+  for (auto n : pipeline_->stats().issuer.Read().buckets) {
+    issuer += n;
+  }
+  EXPECT_EQ(issuer, 2U);
+}
+
 TEST(LuhnTest, ChecksTheCheckDigit) {
   EXPECT_TRUE(LuhnValid("4761739001010010"));
   EXPECT_TRUE(LuhnValid("6011000990139424"));
