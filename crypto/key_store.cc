@@ -9,6 +9,7 @@
 #include "crypto/dukpt_tdes.h"
 #include "crypto/hex.h"
 #include "crypto/internal/openssl_util.h"
+#include "crypto/master_session.h"
 #include "crypto/pin_translate.h"
 #include "crypto/tr31.h"
 
@@ -377,6 +378,127 @@ boost::asio::awaitable<Result<Kcv>> SoftwareKeyStore::CheckValue(std::string id)
     co_return Error::kUnknownKeyId;
   }
   co_return it->second.kcv;
+}
+
+// ---- master/session terminals -------------------------------------------------------------------
+
+boost::asio::awaitable<Result<KeyService::SessionKeyBlocks>> SoftwareKeyStore::IssueSessionKeys(
+    std::string tmk_id) {
+  auto tmk = Find(tmk_id, KeyKind::kTmk);
+  if (!tmk) {
+    co_return tmk.error();
+  }
+  const KeyAlgorithm algorithm = (*tmk)->algorithm;
+  SessionKeyBlocks out;
+  for (SessionKeyRole role : {SessionKeyRole::kPin, SessionKeyRole::kMac}) {
+    SecretBytes key(16);
+    SystemRandom().Fill(key.mutable_view());
+    auto block = WrapSessionKey((*tmk)->key, algorithm, role, algorithm, key, SystemRandom());
+    if (!block) {
+      co_return block.error();
+    }
+    (role == SessionKeyRole::kPin ? out.pin : out.mac) = std::move(*block);
+  }
+  co_return out;
+}
+
+boost::asio::awaitable<Result<void>> SoftwareKeyStore::InstallSessionKeys(std::string tmk_id,
+                                                                          std::string tid,
+                                                                          SessionKeyBlocks blocks) {
+  auto tmk = Find(tmk_id, KeyKind::kTmk);
+  if (!tmk) {
+    co_return tmk.error();
+  }
+  const KeyAlgorithm algorithm = (*tmk)->algorithm;
+  auto pin = UnwrapSessionKey((*tmk)->key, algorithm, SessionKeyRole::kPin, blocks.pin);
+  if (!pin) {
+    co_return pin.error();
+  }
+  auto mac = UnwrapSessionKey((*tmk)->key, algorithm, SessionKeyRole::kMac, blocks.mac);
+  if (!mac) {
+    co_return mac.error();
+  }
+  std::unique_lock lock(sessions_->mu);
+  Session& s = sessions_->by_tid[tid];
+  s.previous_mac = std::move(s.mac);
+  s.algorithm = algorithm;
+  s.pin = std::move(*pin);
+  s.mac = std::move(*mac);
+  co_return Result<void>();
+}
+
+bool SoftwareKeyStore::HasSessionKeys(const std::string& tid) const {
+  std::shared_lock lock(sessions_->mu);
+  return sessions_->by_tid.contains(tid);
+}
+
+boost::asio::awaitable<Result<PinBlock>> SoftwareKeyStore::TranslateSessionPin(
+    std::string tid, PinBlockFormat format, std::vector<std::uint8_t> block, std::string pan,
+    std::string zpk_id) {
+  auto zpk = Find(zpk_id, KeyKind::kZpk);
+  if (!zpk) {
+    co_return zpk.error();
+  }
+  if ((*zpk)->algorithm != KeyAlgorithm::kTdes) {
+    co_return Error::kKeyTypeNotAllowed;  // issuers take format 0 under a TDES ZPK
+  }
+  std::shared_lock lock(sessions_->mu);
+  auto it = sessions_->by_tid.find(tid);
+  if (it == sessions_->by_tid.end()) {
+    co_return Error::kUnknownKeyId;
+  }
+  co_return TranslatePin(format, it->second.pin, block, pan, (*zpk)->key);
+}
+
+Result<Mac8> SoftwareKeyStore::SessionMac(const std::string& tid, SessionSlot slot,
+                                          std::span<const std::uint8_t> data) const {
+  std::shared_lock lock(sessions_->mu);
+  auto it = sessions_->by_tid.find(tid);
+  if (it == sessions_->by_tid.end()) {
+    return Error::kUnknownKeyId;
+  }
+  const SecretBytes& key = slot == SessionSlot::kCurrent ? it->second.mac : it->second.previous_mac;
+  if (key.empty()) {
+    return Error::kUnknownKeyId;
+  }
+  if (it->second.algorithm == KeyAlgorithm::kTdes) {
+    return RetailMac(key, data, MacPadding::kMethod1);
+  }
+  auto full = AesCmac(key, data);
+  if (!full) {
+    return full.error();
+  }
+  Mac8 mac{};
+  std::copy_n(full->begin(), mac.size(), mac.begin());
+  internal::Cleanse(full->data(), full->size());
+  return mac;
+}
+
+boost::asio::awaitable<Result<Mac8>> SoftwareKeyStore::GenerateSessionMac(
+    std::string tid, SessionSlot slot, std::vector<std::uint8_t> data) {
+  co_return SessionMac(tid, slot, data);
+}
+
+boost::asio::awaitable<Result<KeyService::SessionSlot>> SoftwareKeyStore::VerifySessionMac(
+    std::string tid, std::vector<std::uint8_t> data, std::vector<std::uint8_t> mac) {
+  if (mac.size() != 8) {
+    co_return Error::kBadMacLength;
+  }
+  for (SessionSlot slot : {SessionSlot::kCurrent, SessionSlot::kPrevious}) {
+    auto computed = SessionMac(tid, slot, data);
+    if (!computed) {
+      if (slot == SessionSlot::kCurrent) {
+        co_return computed.error();  // no session keys at all
+      }
+      break;
+    }
+    const bool equal = internal::ConstantTimeEqual(*computed, mac);
+    internal::Cleanse(computed->data(), computed->size());
+    if (equal) {
+      co_return slot;
+    }
+  }
+  co_return Error::kMacMismatch;
 }
 
 }  // namespace sy::crypto

@@ -20,6 +20,8 @@
 #include <boost/assert/source_location.hpp>
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -89,6 +91,40 @@ class KeyService {
 
   // The key check value of a stored key (never the key).
   virtual boost::asio::awaitable<Result<Kcv>> CheckValue(std::string id) = 0;
+
+  // ---- master/session terminals (INTERFACE.md: 0800 001 and 101, 0810 field 48) ----
+  // A terminal's working keys as TR-31 key blocks under its terminal master key (version B for a
+  // TDES TMK, D for an AES TMK; PIN key P0, MAC key M3 or M6): what the 0810 carries, and the
+  // only form in which the switch stores them.
+  struct SessionKeyBlocks {
+    std::string pin;
+    std::string mac;
+  };
+  // A terminal's MAC keys: the current one, or the one it replaced (kept so that a terminal that
+  // never heard the 0810 of a key change can still sign on with the keys it has).
+  enum class SessionSlot { kCurrent, kPrevious };
+
+  // New random PIN and MAC keys (double-length TDES under a TDES TMK, AES-128 under an AES TMK)
+  // wrapped under the TMK `tmk_id`. Installs nothing: see InstallSessionKeys.
+  virtual boost::asio::awaitable<Result<SessionKeyBlocks>> IssueSessionKeys(std::string tmk_id) = 0;
+  // Unwraps the blocks under `tmk_id` (kKeyBlockAttributeMismatch when a block is not for its
+  // role) and makes them terminal `tid`'s current keys; its current MAC key becomes the previous.
+  virtual boost::asio::awaitable<Result<void>> InstallSessionKeys(std::string tmk_id,
+                                                                  std::string tid,
+                                                                  SessionKeyBlocks blocks) = 0;
+  // From `tid`'s session PIN key (format 0/1/3 under TDES, 4 under AES) to format 0 under the
+  // ZPK. kUnknownKeyId when the terminal has no session keys.
+  virtual boost::asio::awaitable<Result<PinBlock>> TranslateSessionPin(
+      std::string tid, PinBlockFormat format, std::vector<std::uint8_t> block, std::string pan,
+      std::string zpk_id) = 0;
+  // X9.19 retail MAC (TDES) or AES-CMAC, leftmost 8 bytes (AES), under `tid`'s MAC key.
+  virtual boost::asio::awaitable<Result<Mac8>> GenerateSessionMac(
+      std::string tid, SessionSlot slot, std::vector<std::uint8_t> data) = 0;
+  // Which key the MAC verifies under (current first); kMacMismatch when neither.
+  virtual boost::asio::awaitable<Result<SessionSlot>> VerifySessionMac(
+      std::string tid, std::vector<std::uint8_t> data, std::vector<std::uint8_t> mac) = 0;
+  // Whether terminal `tid` has session keys installed.
+  [[nodiscard]] virtual bool HasSessionKeys(const std::string& tid) const = 0;
 };
 
 // The software implementation. Holds the unwrapped keys in SecretBytes (wiped on destruction).
@@ -142,6 +178,19 @@ class SoftwareKeyStore final : public KeyService {
                                                       std::vector<std::uint8_t> data,
                                                       std::vector<std::uint8_t> mac) override;
   boost::asio::awaitable<Result<Kcv>> CheckValue(std::string id) override;
+  boost::asio::awaitable<Result<SessionKeyBlocks>> IssueSessionKeys(std::string tmk_id) override;
+  boost::asio::awaitable<Result<void>> InstallSessionKeys(std::string tmk_id, std::string tid,
+                                                          SessionKeyBlocks blocks) override;
+  boost::asio::awaitable<Result<PinBlock>> TranslateSessionPin(std::string tid,
+                                                               PinBlockFormat format,
+                                                               std::vector<std::uint8_t> block,
+                                                               std::string pan,
+                                                               std::string zpk_id) override;
+  boost::asio::awaitable<Result<Mac8>> GenerateSessionMac(std::string tid, SessionSlot slot,
+                                                          std::vector<std::uint8_t> data) override;
+  boost::asio::awaitable<Result<SessionSlot>> VerifySessionMac(
+      std::string tid, std::vector<std::uint8_t> data, std::vector<std::uint8_t> mac) override;
+  [[nodiscard]] bool HasSessionKeys(const std::string& tid) const override;
 
  private:
   struct Entry {
@@ -159,8 +208,24 @@ class SoftwareKeyStore final : public KeyService {
                                       MacDirection direction,
                                       std::span<const std::uint8_t> data) const;
 
+  // Terminals' session keys: installed at run time, so guarded (the keys above are immutable
+  // once loaded).
+  struct Session {
+    KeyAlgorithm algorithm = KeyAlgorithm::kTdes;
+    SecretBytes pin;
+    SecretBytes mac;
+    SecretBytes previous_mac;  // empty when none
+  };
+  struct Sessions {
+    mutable std::shared_mutex mu;
+    std::map<std::string, Session, std::less<>> by_tid;
+  };
+  [[nodiscard]] Result<Mac8> SessionMac(const std::string& tid, SessionSlot slot,
+                                        std::span<const std::uint8_t> data) const;
+
   SecretBytes master_;
   std::map<std::string, Entry> keys_;
+  std::unique_ptr<Sessions> sessions_ = std::make_unique<Sessions>();
 };
 
 }  // namespace sy::crypto

@@ -10,6 +10,7 @@
 
 #include "crypto/dukpt_aes.h"
 #include "crypto/dukpt_tdes.h"
+#include "crypto/master_session.h"
 #include "crypto/pin_translate.h"
 #include "tests/crypto/test_util.h"
 
@@ -205,6 +206,91 @@ TEST(KeyStoreTest, MasterKeyComesFromTheEnvironmentOrAFile) {
   EXPECT_EQ(short_key.error(), Error::kBadKeyLength);
   ::unsetenv("SY_TEST_MASTER_KEY");
   std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace sy::crypto
+
+namespace sy::crypto {
+namespace {
+
+// A master/session terminal of each TMK algorithm: the switch issues working keys under the TMK,
+// the terminal unwraps them with its TMK, and each side's MACs and PIN blocks work on the other.
+void SessionRoundTrip(KeyAlgorithm algorithm, const char* tmk_hex) {
+  SoftwareKeyStore store(Key(kMaster));
+  ASSERT_TRUE(store.AddKey("tmk", KeyKind::kTmk, algorithm, Key(tmk_hex)));
+  ASSERT_TRUE(store.AddKey("zpk", KeyKind::kZpk, KeyAlgorithm::kTdes, Key(kZpk)));
+  EXPECT_FALSE(store.HasSessionKeys("T1"));
+  auto blocks = RunSync(store.IssueSessionKeys("tmk"));
+  ASSERT_TRUE(blocks) << blocks.error().message();
+  EXPECT_EQ(blocks->pin[0], algorithm == KeyAlgorithm::kTdes ? 'B' : 'D');
+  ASSERT_TRUE(RunSync(store.InstallSessionKeys("tmk", "T1", *blocks)));
+  EXPECT_TRUE(store.HasSessionKeys("T1"));
+
+  // The terminal's side.
+  auto pin_key = UnwrapSessionKey(Key(tmk_hex), algorithm, SessionKeyRole::kPin, blocks->pin);
+  auto mac_key = UnwrapSessionKey(Key(tmk_hex), algorithm, SessionKeyRole::kMac, blocks->mac);
+  ASSERT_TRUE(pin_key);
+  ASSERT_TRUE(mac_key);
+  const std::vector<std::uint8_t> data = Bytes("02007238000102030405060708090A0B0C0D0E0F");
+  Mac8 mac{};
+  if (algorithm == KeyAlgorithm::kTdes) {
+    mac = RetailMac(*mac_key, data, MacPadding::kMethod1).value();
+  } else {
+    auto full = AesCmac(*mac_key, data).value();
+    std::copy_n(full.begin(), 8, mac.begin());
+  }
+  const std::vector<std::uint8_t> mac_bytes(mac.begin(), mac.end());
+  auto slot = RunSync(store.VerifySessionMac("T1", data, mac_bytes));
+  ASSERT_TRUE(slot);
+  EXPECT_EQ(*slot, KeyService::SessionSlot::kCurrent);
+  auto generated = RunSync(store.GenerateSessionMac("T1", KeyService::SessionSlot::kCurrent, data));
+  ASSERT_TRUE(generated);
+  EXPECT_EQ(*generated, mac);
+  auto tampered = data;
+  tampered[0] ^= 1;
+  EXPECT_EQ(RunSync(store.VerifySessionMac("T1", tampered, mac_bytes)).error(),
+            make_error_code(Error::kMacMismatch));
+
+  const PinBlockFormat format =
+      algorithm == KeyAlgorithm::kTdes ? PinBlockFormat::kIso0 : PinBlockFormat::kIso4;
+  const std::string pan = "4761739001010010";
+  auto block = EncipherPinBlock(format, *pin_key, SecretBytes::FromString("1234").value(), pan,
+                                SystemRandom())
+                   .value();
+  auto translated = RunSync(store.TranslateSessionPin(
+      "T1", format,
+      std::vector<std::uint8_t>(block.bytes.begin(), block.bytes.begin() + block.size), pan,
+      "zpk"));
+  ASSERT_TRUE(translated) << translated.error().message();
+  auto pin = DecipherPinBlock(PinBlockFormat::kIso0, Key(kZpk),
+                              std::span(translated->bytes.data(), translated->size), pan);
+  ASSERT_TRUE(pin);
+  EXPECT_EQ(pin->as_chars(), "1234");
+
+  // A key change: the old MAC key still verifies, as the previous one, until the next change.
+  ASSERT_TRUE(RunSync(
+      store.InstallSessionKeys("tmk", "T1", RunSync(store.IssueSessionKeys("tmk")).value())));
+  auto old = RunSync(store.VerifySessionMac("T1", data, mac_bytes));
+  ASSERT_TRUE(old);
+  EXPECT_EQ(*old, KeyService::SessionSlot::kPrevious);
+  ASSERT_TRUE(RunSync(
+      store.InstallSessionKeys("tmk", "T1", RunSync(store.IssueSessionKeys("tmk")).value())));
+  EXPECT_FALSE(RunSync(store.VerifySessionMac("T1", data, mac_bytes)));
+  // A MAC key offered as the PIN key is refused; unknown terminals have no keys.
+  EXPECT_FALSE(RunSync(store.InstallSessionKeys("tmk", "T2", {blocks->mac, blocks->mac})));
+  EXPECT_EQ(
+      RunSync(store.GenerateSessionMac("T9", KeyService::SessionSlot::kCurrent, data)).error(),
+      make_error_code(Error::kUnknownKeyId));
+}
+
+TEST(KeyStoreSessionTest, TdesTerminalMasterKey) {
+  SessionRoundTrip(KeyAlgorithm::kTdes, "0123456789ABCDEFFEDCBA9876543210");
+}
+
+TEST(KeyStoreSessionTest, AesTerminalMasterKey) {
+  SessionRoundTrip(KeyAlgorithm::kAes,
+                   "88E1AB2A2E3DD38C1FA039A536500CC8A87AB9D62DC92C01058FA79F44657DE6");
 }
 
 }  // namespace
