@@ -80,6 +80,8 @@ void WriteDemoKeys(const fs::path& file, const crypto::SecretBytes& master) {
   add("bdk-demo-aes", KeyKind::kBdk, KeyAlgorithm::kAes, "FEDCBA9876543210F1F1F1F1F1F1F1F1");
   add("zpk-issuer-a", KeyKind::kZpk, KeyAlgorithm::kTdes, "0123456789ABCDEFFEDCBA9876543210");
   add("zpk-issuer-b", KeyKind::kZpk, KeyAlgorithm::kTdes, "89ABCDEF0123456776543210FEDCBA98");
+  // The master/session demo terminal's TMK: the published X9.24-1 test key, so it counts as TEST.
+  add("tmk-demo", KeyKind::kTmk, KeyAlgorithm::kTdes, "0123456789ABCDEFFEDCBA9876543210");
   add("data-demo", KeyKind::kDataKey, KeyAlgorithm::kAes, RandomHex(32));
   WritePrivateFile(file, "# Switchyard demo key store: TEST keys, wrapped under " +
                              std::string("the master key. Never use in production.\n") +

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 
+#include "iso8583/dialect.h"
 #include "iso8583/framing.h"
 
 namespace sy::server {
@@ -31,6 +32,8 @@ struct Request {
                         // exact-retransmission checks)
   std::optional<iso8583::Tpdu> tpdu;
   std::string peer_identity;  // mutual TLS: the client certificate's CN; else empty
+  // The listener's dialect; null: the pipeline's default.
+  std::shared_ptr<const iso8583::Dialect> dialect;
   std::uint64_t connection_id = 0;
 };
 

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <deque>
 #include <iostream>
+#include <iterator>
+#include <sstream>
 
 #include "crypto/hex.h"
 #include "iso8583/codec.h"
@@ -181,7 +183,7 @@ asio::awaitable<Response> Pipeline::Handle(Request request) {
 }
 
 asio::awaitable<Response> Pipeline::Dispatch(std::shared_ptr<Context> ctx) {
-  if (auto r = iso8583::Unpack(*terminal_dialect_, ctx->request.message, ctx->msg); !r) {
+  if (auto r = iso8583::Unpack(DialectOf(*ctx), ctx->request.message, ctx->msg); !r) {
     stats_.format_errors++;
     SY_LOG(kWarning) << "pipeline: format error: " << r.error().Describe();
     // Unpack keeps what it decoded before the fault: enough to answer 30, or nothing to answer.
@@ -305,7 +307,8 @@ asio::awaitable<Response> Pipeline::AnswerWith(Context& ctx, const std::string& 
   const iso8583::Message& m = ctx.msg;
   iso8583::Message reply;
   reply.SetMti(ResponseMti(m.mti()));
-  for (int n : {3, 4, 7, 11, 12, 13, 41, 42, 49, 60}) {
+  static constexpr int kFields1[] = {3, 4, 7, 11, 12, 13, 41, 42, 49, 60};
+  for (int n : kFields1) {
     if (m.Has(n)) {
       reply.Set(n, m.Get(n));
     }
@@ -329,28 +332,84 @@ asio::awaitable<Response> Pipeline::AnswerWith(Context& ctx, const std::string& 
   co_return Remember(*ctx.terminal, key, std::move(response));
 }
 
+const iso8583::Dialect& Pipeline::DialectOf(const Context& ctx) const {
+  return ctx.request.dialect ? *ctx.request.dialect : *terminal_dialect_;
+}
+
+bool Pipeline::MasterSession(const Terminal& t) {
+  return t.profile->key_scheme() == "master-session";
+}
+
+asio::awaitable<void> Pipeline::LoadSessionKeys(Terminal& t) {
+  if (t.session_loaded) {
+    co_return;
+  }
+  t.session_loaded = true;
+  // "<PIN block> <MAC block> [<previous PIN block> <previous MAC block>]": TR-31 blocks under
+  // the terminal's TMK, the only form in which its working keys are stored.
+  auto stored = deps_.store->Get(storage::Cf::kMeta, "session-keys/" + t.profile->tid());
+  if (!stored) {
+    co_return;
+  }
+  std::istringstream in(*stored);
+  std::vector<std::string> blocks{std::istream_iterator<std::string>(in), {}};
+  std::vector<crypto::KeyService::SessionKeyBlocks> sets;
+  if (blocks.size() == 4) {
+    sets.push_back({blocks[2], blocks[3]});  // the previous keys first: installing the current
+  }                                          // ones then keeps the previous MAC key
+  if (blocks.size() == 2 || blocks.size() == 4) {
+    sets.push_back({blocks[0], blocks[1]});
+  }
+  for (auto& set : sets) {
+    if (auto ok = co_await deps_.keys->InstallSessionKeys(t.profile->tmk_id(), t.profile->tid(),
+                                                          std::move(set));
+        !ok) {
+      SY_LOG(kWarning) << "pipeline: terminal " << t.profile->tid()
+                       << ": stored session keys do not load (" << ok.error().message() << ")";
+    }
+  }
+}
+
 asio::awaitable<std::optional<std::string>> Pipeline::VerifyMac(Context& ctx) {
   const iso8583::Message& m = ctx.msg;
   const auto& profile = *ctx.terminal->profile;
-  const std::size_t ksn_hex = profile.key_scheme() == "dukpt-aes" ? 24 : 20;
   const int mac_field = iso8583::MacField(m);
-  if (!m.Has(mac_field) || m.Get(62).size() != ksn_hex) {
-    co_return std::string("30");  // a MACed message without its MAC or KSN
+  const bool session = MasterSession(*ctx.terminal);
+  const std::size_t ksn_hex = profile.key_scheme() == "dukpt-aes" ? 24 : 20;
+  if (!m.Has(mac_field) || (!session && m.Get(62).size() != ksn_hex)) {
+    co_return std::string("30");  // a MACed message without its MAC or (DUKPT) KSN
   }
-  auto ksn = crypto::FromHex(m.Get(62));
-  if (!ksn) {
-    co_return std::string("30");
+  if (!session) {
+    auto ksn = crypto::FromHex(m.Get(62));
+    if (!ksn) {
+      co_return std::string("30");
+    }
+    ctx.ksn.assign(ksn->begin(), ksn->end());
   }
-  ctx.ksn.assign(ksn->begin(), ksn->end());
-  auto input = iso8583::MacInput(*terminal_dialect_, m, ctx.request.message);
+  auto input = iso8583::MacInput(DialectOf(ctx), m, ctx.request.message);
   if (!input) {
     co_return std::string("30");
   }
   const std::string_view mac = m.Get(mac_field);
-  auto ok = co_await deps_.keys->VerifyDukptMac(
-      profile.bdk_id(), ctx.ksn, crypto::KeyService::MacDirection::kRequest,
-      std::vector<std::uint8_t>(input->begin(), input->end()),
-      std::vector<std::uint8_t>(mac.begin(), mac.end()));
+  std::vector<std::uint8_t> data(input->begin(), input->end());
+  std::vector<std::uint8_t> mac_bytes(mac.begin(), mac.end());
+  crypto::Result<void> ok;
+  if (session) {
+    co_await LoadSessionKeys(*ctx.terminal);
+    auto slot =
+        co_await deps_.keys->VerifySessionMac(profile.tid(), std::move(data), std::move(mac_bytes));
+    if (slot && *slot == crypto::KeyService::SessionSlot::kPrevious && m.mti() != "0800") {
+      ok = crypto::Error::kMacMismatch;  // a replaced key only signs on again, nothing more
+    } else if (slot) {
+      ctx.session_slot = *slot;
+    } else {
+      ok = slot.error();
+    }
+  } else {
+    ok = co_await deps_.keys->VerifyDukptMac(profile.bdk_id(), ctx.ksn,
+                                             crypto::KeyService::MacDirection::kRequest,
+                                             std::move(data), std::move(mac_bytes));
+  }
   if (!ok) {
     stats_.mac_failures++;
     SY_LOG(kWarning) << "pipeline: terminal " << profile.tid() << ": MAC check failed ("
@@ -364,7 +423,7 @@ asio::awaitable<std::optional<std::string>> Pipeline::VerifyMac(Context& ctx) {
 asio::awaitable<std::optional<std::string>> Pipeline::Pack(Context& ctx, iso8583::Message& reply) {
   std::string out;
   if (!ctx.mac_response) {
-    if (auto r = iso8583::Pack(*terminal_dialect_, reply, out); !r) {
+    if (auto r = iso8583::Pack(DialectOf(ctx), reply, out); !r) {
       SY_LOG(kWarning) << "pipeline: response not packed: " << r.error().Describe();
       co_return std::nullopt;
     }
@@ -374,23 +433,30 @@ asio::awaitable<std::optional<std::string>> Pipeline::Pack(Context& ctx, iso8583
   const int field = iso8583::MacField(reply);
   static constexpr char kZeros[8] = {};
   reply.Set(field, std::string_view(kZeros, 8));
-  if (auto r = iso8583::Pack(*terminal_dialect_, reply, out); !r) {
+  if (auto r = iso8583::Pack(DialectOf(ctx), reply, out); !r) {
     SY_LOG(kWarning) << "pipeline: response not packed: " << r.error().Describe();
     co_return std::nullopt;
   }
-  auto input = iso8583::MacInput(*terminal_dialect_, reply, out);
+  auto input = iso8583::MacInput(DialectOf(ctx), reply, out);
   if (!input) {
     co_return std::nullopt;
   }
-  auto mac = co_await deps_.keys->GenerateDukptMac(
-      ctx.terminal->profile->bdk_id(), ctx.ksn, crypto::KeyService::MacDirection::kResponse,
-      std::vector<std::uint8_t>(input->begin(), input->end()));
+  std::vector<std::uint8_t> data(input->begin(), input->end());
+  crypto::Result<crypto::Mac8> mac = crypto::Error::kUnknownKeyId;
+  if (MasterSession(*ctx.terminal)) {
+    mac = co_await deps_.keys->GenerateSessionMac(ctx.terminal->profile->tid(), ctx.session_slot,
+                                                  std::move(data));
+  } else {
+    mac = co_await deps_.keys->GenerateDukptMac(ctx.terminal->profile->bdk_id(), ctx.ksn,
+                                                crypto::KeyService::MacDirection::kResponse,
+                                                std::move(data));
+  }
   if (!mac) {
     co_return std::nullopt;
   }
   reply.Set(field, std::string_view(reinterpret_cast<const char*>(mac->data()), mac->size()));
   out.clear();
-  if (!iso8583::Pack(*terminal_dialect_, reply, out)) {
+  if (!iso8583::Pack(DialectOf(ctx), reply, out)) {
     co_return std::nullopt;
   }
   co_return out;
@@ -400,7 +466,8 @@ asio::awaitable<Response> Pipeline::Answer(Context& ctx, std::string_view respon
   const iso8583::Message& req = ctx.msg;
   iso8583::Message reply;
   reply.SetMti(ResponseMti(req.mti()));
-  for (int n : {3, 4, 7, 11, 12, 13, 24, 41, 42, 49, 70}) {
+  static constexpr int kFields2[] = {3, 4, 7, 11, 12, 13, 24, 41, 42, 49, 70};
+  for (int n : kFields2) {
     if (req.Has(n)) {
       reply.Set(n, req.Get(n));
     }
@@ -428,11 +495,17 @@ asio::awaitable<Response> Pipeline::NetworkManagement(Context& ctx) {
   if (code == "301" || code == "002") {
     co_return co_await Answer(ctx, "00");
   }
-  if (code != "001") {
-    co_return co_await Answer(ctx, "12");  // key change: master/session terminals, not yet
+  if (code != "001" && code != "101") {
+    co_return co_await Answer(ctx, "12");
   }
   if (t.status == Status::kSuspended || t.status == Status::kRetired) {
     co_return co_await Answer(ctx, "58");
+  }
+  if (MasterSession(t)) {
+    co_return co_await SessionKeyExchange(ctx);
+  }
+  if (code == "101") {
+    co_return co_await Answer(ctx, "12");  // DUKPT terminals derive their keys: no key change
   }
   if (auto rc = co_await VerifyMac(ctx); rc) {
     co_return co_await Answer(ctx, *rc);
@@ -445,6 +518,71 @@ asio::awaitable<Response> Pipeline::NetworkManagement(Context& ctx) {
     t.status = Status::kActive;
   }
   co_return co_await Answer(ctx, "00");
+}
+
+asio::awaitable<Response> Pipeline::SessionKeyExchange(Context& ctx) {
+  // Master/session sign-on (001) and key change (101): new PIN and MAC keys under the TMK in
+  // 48. The request is MACed under the terminal's current (or previous) MAC key; only a terminal
+  // that has never received keys may sign on without a MAC — the keys it gets are useless
+  // without its TMK, and it becomes active at its first request MACed under them.
+  Terminal& t = *ctx.terminal;
+  const iso8583::Message& m = ctx.msg;
+  co_await LoadSessionKeys(t);
+  const bool has_keys = deps_.keys->HasSessionKeys(t.profile->tid());
+  if (m.Has(iso8583::MacField(m)) || has_keys) {
+    if (auto rc = co_await VerifyMac(ctx); rc) {
+      co_return co_await Answer(ctx, *rc);
+    }
+  } else if (m.Get(70) == "101") {
+    co_return co_await Answer(ctx, "63");  // a key change is always MACed
+  }
+  auto issued = co_await deps_.keys->IssueSessionKeys(t.profile->tmk_id());
+  if (!issued) {
+    SY_LOG(kWarning) << "pipeline: terminal " << t.profile->tid() << ": session keys not issued ("
+                     << issued.error().message() << ")";
+    co_return co_await Answer(ctx, "96");
+  }
+  // Durable before the terminal can hear them: the new keys, and the ones they replace (the
+  // terminal keeps using those if the 0810 is lost).
+  std::string value = issued->pin + " " + issued->mac;
+  if (auto old = deps_.store->Get(storage::Cf::kMeta, "session-keys/" + t.profile->tid()); old) {
+    std::istringstream in(*old);
+    std::string pin;
+    std::string mac;
+    if (in >> pin >> mac) {
+      value += " " + pin + " " + mac;
+    }
+  }
+  std::vector<storage::Mutation> write;
+  write.push_back({storage::Cf::kMeta, "session-keys/" + t.profile->tid(), value});
+  auto [ec] = co_await deps_.store->AsyncWrite(std::move(write), kTuple);
+  if (ec) {
+    co_return co_await Answer(ctx, "96");
+  }
+  iso8583::Message reply;
+  reply.SetMti(ResponseMti(m.mti()));
+  static constexpr int kFields3[] = {7, 11, 41, 42, 70};
+  for (int n : kFields3) {
+    if (m.Has(n)) {
+      reply.Set(n, m.Get(n));
+    }
+  }
+  reply.Set(39, "00");
+  reply.Set(48, issued->pin + issued->mac);
+  ctx.response_code = "00";
+  stats_.approved++;
+  // MACed under the key that MACed the request, before the new keys replace it.
+  std::optional<std::string> packed = co_await Pack(ctx, reply);
+  if (auto ok = co_await deps_.keys->InstallSessionKeys(t.profile->tmk_id(), t.profile->tid(),
+                                                        std::move(*issued));
+      !ok) {
+    co_return co_await Answer(ctx, "96");
+  }
+  SY_LOG(kInfo) << "pipeline: terminal " << t.profile->tid() << " got new session keys ("
+                << m.Get(70) << ")";
+  Response response;
+  response.message = std::move(packed);
+  co_return response;
 }
 
 std::string Pipeline::DuplicateKey(const iso8583::Message& m) {
@@ -462,7 +600,14 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
   // Terminal and merchant, then the MAC. A 58 or 03 to a known terminal is still MACed when the
   // request's MAC verifies (every answer to a MACed request is, but a 63 or an early 30).
   std::optional<std::string> refusal;
-  if (t.status != Status::kActive ||
+  // A master/session terminal that holds delivered keys becomes active at its first request
+  // MACed under them.
+  bool activates = false;
+  if (MasterSession(t) && t.status == Status::kProvisioned) {
+    co_await LoadSessionKeys(t);
+    activates = deps_.keys->HasSessionKeys(t.profile->tid());
+  }
+  if ((t.status != Status::kActive && !activates) ||
       (!ctx.request.peer_identity.empty() && ctx.request.peer_identity != t.profile->tid())) {
     refusal = "58";
   } else if (m.Has(42) &&
@@ -475,6 +620,11 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
   }
   if (refusal || mac_rc) {
     co_return co_await Answer(ctx, refusal ? *refusal : *mac_rc);
+  }
+  if (activates && maced) {
+    SY_LOG(kInfo) << "pipeline: terminal " << t.profile->tid()
+                  << " active: its first request MACed under its session key";
+    t.status = Status::kActive;
   }
   // Duplicates: an exact retransmission gets the original answer again; another request reusing
   // the key gets 94.
@@ -496,7 +646,7 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
     co_return Response{again->second.response};
   }
   // KSN replay.
-  if (maced && !AcceptKsn(t, KsnCounter(ctx.ksn))) {
+  if (maced && !MasterSession(t) && !AcceptKsn(t, KsnCounter(ctx.ksn))) {
     co_return co_await Answer(ctx, "63");
   }
   t.seen[key] = Terminal::Seen{
@@ -549,7 +699,8 @@ asio::awaitable<Response> Pipeline::Reversal(Context& ctx) {
   Terminal& t = *ctx.terminal;
   const iso8583::Message& m = ctx.msg;
   // The reversal carries the original's 11 and 7, and its 3, 4, 41, 49 (INTERFACE.md §1).
-  for (int n : {3, 4, 7, 11, 41, 49}) {
+  static constexpr int kFields4[] = {3, 4, 7, 11, 41, 49};
+  for (int n : kFields4) {
     if (!m.Has(n)) {
       co_return co_await Answer(ctx, "30");
     }
@@ -641,7 +792,8 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   const iso8583::Message& m = ctx.msg;
   const auto now = deps_.clock->Now();
   // 1. Fields the contract requires of a purchase or pre-authorization.
-  for (int n : {3, 4, 7, 11, 41, 42, 49, 22}) {
+  static constexpr int kFields5[] = {3, 4, 7, 11, 41, 42, 49, 22};
+  for (int n : kFields5) {
     if (!m.Has(n)) {
       co_return co_await Answer(ctx, "30");
     }
@@ -713,18 +865,27 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   iso8583::Message out;
   out.SetMti(m.mti());
   out.Set(2, pan);
-  for (int n : {3, 4, 12, 13, 14, 22, 23, 25, 35, 41, 42, 49, 55}) {
+  static constexpr int kFields6[] = {3, 4, 12, 13, 14, 22, 23, 25, 35, 41, 42, 49, 55};
+  for (int n : kFields6) {
     if (m.Has(n)) {
       out.Set(n, m.Get(n));
     }
   }
   if (m.Has(52)) {
-    const bool aes = t.profile->key_scheme() == "dukpt-aes";
+    // Format 0 in 8 bytes under a TDES key; format 4 in 16 bytes under an AES key (the listener's
+    // dialect must give field 52 16 bytes).
     const std::string_view block = m.Get(52);
-    auto translated = co_await deps_.keys->TranslateDukptPin(
-        t.profile->bdk_id(), ctx.ksn,
-        aes ? crypto::PinBlockFormat::kIso4 : crypto::PinBlockFormat::kIso0,
-        std::vector<std::uint8_t>(block.begin(), block.end()), pan, route.zpk_id());
+    const crypto::PinBlockFormat format =
+        block.size() == 16 ? crypto::PinBlockFormat::kIso4 : crypto::PinBlockFormat::kIso0;
+    std::vector<std::uint8_t> block_bytes(block.begin(), block.end());
+    crypto::Result<crypto::PinBlock> translated = crypto::Error::kUnknownKeyId;
+    if (MasterSession(t)) {
+      translated = co_await deps_.keys->TranslateSessionPin(
+          t.profile->tid(), format, std::move(block_bytes), pan, route.zpk_id());
+    } else {
+      translated = co_await deps_.keys->TranslateDukptPin(
+          t.profile->bdk_id(), ctx.ksn, format, std::move(block_bytes), pan, route.zpk_id());
+    }
     if (!translated) {
       SY_LOG(kWarning) << "pipeline: terminal " << t.profile->tid() << ": PIN translation failed ("
                        << translated.error().message() << ")";
@@ -863,7 +1024,8 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   // 12. The answer.
   iso8583::Message reply;
   reply.SetMti(ResponseMti(m.mti()));
-  for (int n : {3, 4, 7, 11, 12, 13, 41, 42, 49}) {
+  static constexpr int kFields7[] = {3, 4, 7, 11, 12, 13, 41, 42, 49};
+  for (int n : kFields7) {
     if (m.Has(n)) {
       reply.Set(n, m.Get(n));
     }

@@ -85,6 +85,12 @@ class Pipeline final : public RequestHandler {
   boost::asio::awaitable<Response> Dispatch(std::shared_ptr<Context> ctx);
   boost::asio::awaitable<Response> Process(std::shared_ptr<Context> ctx);
   boost::asio::awaitable<Response> NetworkManagement(Context& ctx);
+  boost::asio::awaitable<Response> SessionKeyExchange(Context& ctx);
+  // Master/session terminals: their stored session keys into the key store, once.
+  boost::asio::awaitable<void> LoadSessionKeys(Terminal& t);
+  static bool MasterSession(const Terminal& t);
+  // The request's dialect (its listener's), or the pipeline's default.
+  const iso8583::Dialect& DialectOf(const Context& ctx) const;
   boost::asio::awaitable<Response> Authorization(Context& ctx);
   boost::asio::awaitable<Response> Reversal(Context& ctx);
   boost::asio::awaitable<Response> Void(Context& ctx);

@@ -84,7 +84,8 @@ Totals TerminalTotals(const proto::BatchRecord& b) {
 asio::awaitable<Response> Pipeline::Void(Context& ctx) {
   Terminal& t = *ctx.terminal;
   const iso8583::Message& m = ctx.msg;
-  for (int n : {3, 4, 7, 11, 37, 41, 42, 49}) {
+  static constexpr int kFields1[] = {3, 4, 7, 11, 37, 41, 42, 49};
+  for (int n : kFields1) {
     if (!m.Has(n)) {
       SY_LOG(kWarning) << "pipeline: void from " << t.profile->tid() << ": field " << n
                        << " missing";
@@ -177,7 +178,8 @@ asio::awaitable<Response> Pipeline::Void(Context& ctx) {
 asio::awaitable<Response> Pipeline::Completion(Context& ctx) {
   Terminal& t = *ctx.terminal;
   const iso8583::Message& m = ctx.msg;
-  for (int n : {3, 4, 7, 11, 37, 38, 41, 42, 49}) {
+  static constexpr int kFields2[] = {3, 4, 7, 11, 37, 38, 41, 42, 49};
+  for (int n : kFields2) {
     if (!m.Has(n)) {
       SY_LOG(kWarning) << "pipeline: completion from " << t.profile->tid() << ": field " << n
                        << " missing";
@@ -268,7 +270,8 @@ asio::awaitable<Response> Pipeline::Completion(Context& ctx) {
 asio::awaitable<Response> Pipeline::BatchClose(Context& ctx) {
   Terminal& t = *ctx.terminal;
   const iso8583::Message& m = ctx.msg;
-  for (int n : {3, 7, 11, 41, 49, 60, 74, 76, 86, 88}) {
+  static constexpr int kFields3[] = {3, 7, 11, 41, 49, 60, 74, 76, 86, 88};
+  for (int n : kFields3) {
     if (!m.Has(n)) {
       SY_LOG(kWarning) << "pipeline: batch close from " << t.profile->tid() << ": field " << n
                        << " missing";
@@ -401,7 +404,8 @@ asio::awaitable<Response> Pipeline::BatchClose(Context& ctx) {
 asio::awaitable<Response> Pipeline::BatchUpload(Context& ctx) {
   Terminal& t = *ctx.terminal;
   const iso8583::Message& m = ctx.msg;
-  for (int n : {3, 4, 7, 11, 37, 41, 49, 60}) {
+  static constexpr int kFields4[] = {3, 4, 7, 11, 37, 41, 49, 60};
+  for (int n : kFields4) {
     if (!m.Has(n)) {
       SY_LOG(kWarning) << "pipeline: batch upload from " << t.profile->tid() << ": field " << n
                        << " missing";

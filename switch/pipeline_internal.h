@@ -3,6 +3,10 @@
 // Pieces of the pipeline shared by its translation units (pipeline.cc: admission, purchases,
 // refunds, reversals; pipeline_followups.cc: voids, completions, batch close and upload). Not
 // part of the switch's interface.
+//
+// GCC 12 and coroutines: never `co_await` inside a braced initializer, and never range-for over a
+// braced list (`for (int n : {3, 4})`) in a coroutine that suspends in the loop — its storage is
+// lost across the suspension (it crashed the void path); loop over a named static array instead.
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -16,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/key_store.h"
 #include "iso8583/message.h"
 #include "proto/journal.pb.h"
 #include "switch/pipeline.h"
@@ -60,6 +65,7 @@ struct Pipeline::Terminal {
   bool ksn_loaded = false;  // the stored high-water mark has been read
   bool have_ksn = false;
   std::uint64_t ksn_high = 0;
+  bool session_loaded = false;  // master/session: stored session keys installed
   struct Seen {
     std::string frame;                                // the request as received, TPDU included
     std::optional<std::string> response;              // the packed answer, once there is one
@@ -77,6 +83,8 @@ struct Pipeline::Context {
   std::string business_date;
   std::vector<std::uint8_t> ksn;
   bool mac_response = false;  // the request's MAC verified: the answer is MACed too
+  // Master/session: which of the terminal's MAC keys verified the request (the answer uses it).
+  crypto::KeyService::SessionSlot session_slot = crypto::KeyService::SessionSlot::kCurrent;
   std::string duplicate_key;  // set once the request is in the duplicate window
   // For metrics: the answer's response code ("replay" for an answer from the duplicate window)
   // and the route the request went to, if any.

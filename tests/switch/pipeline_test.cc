@@ -14,6 +14,7 @@
 #include "crypto/dukpt_tdes.h"
 #include "crypto/hex.h"
 #include "crypto/mac.h"
+#include "crypto/master_session.h"
 #include "crypto/pin_block.h"
 #include "iso8583/codec.h"
 #include "iso8583/json.h"
@@ -30,6 +31,7 @@ constexpr std::string_view kBdk = "0123456789ABCDEFFEDCBA9876543210";  // X9.24-
 constexpr std::string_view kZpk = "89ABCDEF0123456776543210FEDCBA98";
 constexpr std::string_view kPan = "4761739001010010";  // Luhn-valid test card
 constexpr std::string_view kPin = "1234";
+constexpr std::string_view kTmk = "0123456789ABCDEFFEDCBA9876543210";  // TERM0003's TEST TMK
 
 crypto::SecretBytes Key(std::string_view hex) { return crypto::SecretFromHex(hex).value(); }
 
@@ -76,6 +78,8 @@ class PipelineTest : public ::testing::Test {
                               Key(kZpk)));
     ASSERT_TRUE(keys_->AddKey("zpk-issuer-b", crypto::KeyKind::kZpk, crypto::KeyAlgorithm::kTdes,
                               Key(kZpk)));
+    ASSERT_TRUE(
+        keys_->AddKey("tmk-demo", crypto::KeyKind::kTmk, crypto::KeyAlgorithm::kTdes, Key(kTmk)));
     bins_ = std::make_unique<routing::BinRouter>(BuildBinTable(config_).value());
     clock_ = std::make_unique<ManualClock>(sys_days(year{2026} / 11 / 27) + hours(9));
     pipeline_ = std::make_unique<Pipeline>(
@@ -664,6 +668,129 @@ TEST_F(PipelineTest, CountsRequestsByMtiResponseCodeAndRouteWithTheirLatency) {
     issuer += n;
   }
   EXPECT_EQ(issuer, 2U);
+}
+
+// ---- master/session terminals ---------------------------------------------------------------
+
+// TERM0003 packs `m`, MACed (X9.19) under `mac_key` when given.
+std::string BuildSession(const iso8583::Dialect& dialect, iso8583::Message m,
+                         const crypto::SecretBytes* mac_key) {
+  m.Set(41, "TERM0003");
+  std::string out;
+  if (mac_key == nullptr) {
+    EXPECT_TRUE(iso8583::Pack(dialect, m, out).has_value());
+    return out;
+  }
+  auto fn = [&](std::span<const std::uint8_t> data, std::array<std::uint8_t, 8>& mac_out) {
+    mac_out = crypto::RetailMac(*mac_key, data, crypto::MacPadding::kMethod1).value();
+    return true;
+  };
+  EXPECT_TRUE(iso8583::PackWithMac(dialect, m, fn, out).has_value());
+  return out;
+}
+
+struct SessionKeys {
+  crypto::SecretBytes pin;
+  crypto::SecretBytes mac;
+};
+
+// The keys of an 0810's field 48: the PIN key's TR-31 block, then the MAC key's.
+SessionKeys Unwrap(const iso8583::Message& answer) {
+  const std::string_view f48 = answer.Get(48);
+  EXPECT_GT(f48.size(), 16U);
+  const std::size_t first = std::stoul(std::string(f48.substr(1, 4)));
+  auto pin = crypto::UnwrapSessionKey(Key(kTmk), crypto::KeyAlgorithm::kTdes,
+                                      crypto::SessionKeyRole::kPin, f48.substr(0, first));
+  auto mac = crypto::UnwrapSessionKey(Key(kTmk), crypto::KeyAlgorithm::kTdes,
+                                      crypto::SessionKeyRole::kMac, f48.substr(first));
+  EXPECT_TRUE(pin);
+  EXPECT_TRUE(mac);
+  return {pin ? std::move(*pin) : crypto::SecretBytes(),
+          mac ? std::move(*mac) : crypto::SecretBytes()};
+}
+
+bool AnswerMacVerifies(const iso8583::Dialect& dialect, const std::string& wire,
+                       const crypto::SecretBytes& mac_key) {
+  iso8583::Message m;
+  if (!iso8583::Unpack(dialect, wire, m)) {
+    return false;
+  }
+  auto input = iso8583::MacInput(dialect, m, wire);
+  const std::string_view mac = m.Get(iso8583::MacField(m));
+  return input && mac.size() == 8 &&
+         crypto::VerifyRetailMac(
+             mac_key, {reinterpret_cast<const std::uint8_t*>(input->data()), input->size()},
+             {reinterpret_cast<const std::uint8_t*>(mac.data()), mac.size()})
+             .has_value();
+}
+
+TEST_F(PipelineTest, DeliversSessionKeysToAMasterSessionTerminalAndUsesThem) {
+  iso8583::Message sign_on = SignOn("000001");
+  Response first = Send(BuildSession(*dialect_, sign_on, nullptr));  // no keys yet: no MAC
+  auto answer = Decode(first);
+  ASSERT_EQ(answer.mti(), "0810");
+  ASSERT_EQ(answer.Get(39), "00");
+  SessionKeys keys = Unwrap(answer);
+  EXPECT_EQ(pipeline_->TerminalStatus("TERM0003"), "provisioned");
+
+  // A purchase with a PIN under the delivered PIN key, MACed under the MAC key: approved, the
+  // PIN re-enciphered under the issuer's ZPK, and the terminal active.
+  iso8583::Message p = Purchase("000002", 0, "000000001000", false);
+  p.Set(42, "MERCHANT0000001");
+  auto block = crypto::EncipherPinBlock(crypto::PinBlockFormat::kIso0, keys.pin,
+                                        crypto::SecretBytes::FromString(kPin).value(), kPan,
+                                        crypto::SystemRandom())
+                   .value();
+  p.Set(52, std::string_view(reinterpret_cast<const char*>(block.bytes.data()), block.size));
+  Response paid = Send(BuildSession(*dialect_, p, &keys.mac));
+  auto r = Decode(paid);
+  ASSERT_EQ(r.Get(39), "00");
+  EXPECT_TRUE(AnswerMacVerifies(*dialect_, *paid.message, keys.mac));
+  EXPECT_EQ(pipeline_->TerminalStatus("TERM0003"), "active");
+  const std::string_view sent = issuer_.requests.back().Get(52);
+  auto pin = crypto::DecipherPinBlock(
+      crypto::PinBlockFormat::kIso0, Key(kZpk),
+      {reinterpret_cast<const std::uint8_t*>(sent.data()), sent.size()}, kPan);
+  ASSERT_TRUE(pin);
+  EXPECT_EQ(pin->as_chars(), kPin);
+
+  // Now that it holds keys, a sign-on without its MAC is refused (30: the MAC is missing); a key
+  // change MACed under the current key is answered under that key, with new keys.
+  EXPECT_EQ(Decode(Send(BuildSession(*dialect_, SignOn("000003"), nullptr))).Get(39), "30");
+  iso8583::Message change = SignOn("000004");
+  change.Set(70, "101");
+  Response changed = Send(BuildSession(*dialect_, change, &keys.mac));
+  auto c = Decode(changed);
+  ASSERT_EQ(c.Get(39), "00");
+  EXPECT_TRUE(AnswerMacVerifies(*dialect_, *changed.message, keys.mac));
+  SessionKeys next = Unwrap(c);
+  EXPECT_FALSE(next.mac == keys.mac);
+  // The replaced key no longer MACs transactions (it may only sign on again); the new one does.
+  EXPECT_EQ(
+      Decode(Send(BuildSession(*dialect_, Purchase("000005", 0, "000000000100", false), &keys.mac)))
+          .Get(39),
+      "63");
+  EXPECT_EQ(
+      Decode(Send(BuildSession(*dialect_, Purchase("000006", 0, "000000000100", false), &next.mac)))
+          .Get(39),
+      "00");
+  // The keys survive a restart (a new key store and pipeline): they were stored as TR-31 blocks
+  // under the TMK, and the first request MACed under them makes the terminal active again.
+  crypto::SoftwareKeyStore fresh(crypto::SecretBytes(32));
+  ASSERT_TRUE(
+      fresh.AddKey("tmk-demo", crypto::KeyKind::kTmk, crypto::KeyAlgorithm::kTdes, Key(kTmk)));
+  ASSERT_TRUE(
+      fresh.AddKey("zpk-issuer-a", crypto::KeyKind::kZpk, crypto::KeyAlgorithm::kTdes, Key(kZpk)));
+  pipeline_ =
+      std::make_unique<Pipeline>(io_.get_executor(),
+                                 Pipeline::Deps{&config_, &fresh, journal_.get(), saf_.get(),
+                                                store_.get(), bins_.get(), &issuer_, clock_.get()},
+                                 "iso87b", 2);
+  EXPECT_EQ(
+      Decode(Send(BuildSession(*dialect_, Purchase("000007", 0, "000000000100", false), &next.mac)))
+          .Get(39),
+      "00");
+  pipeline_.reset();
 }
 
 TEST(LuhnTest, ChecksTheCheckDigit) {
