@@ -39,6 +39,9 @@ int RunIssuerSim(Args args, Io& io);
 //   (signon | purchase ...): a POS terminal simulator with TEST keys.
 int RunTerm(Args args, Io& io);
 
+// switchyard bench [options] | bench provision --terminals N: the load harness (docs/bench.md).
+int RunBench(Args args, Io& io);
+
 // switchyard keys ipek|dukpt|kcv|pinblock|mac|generate|combine|translate ...
 int RunKeys(Args args, Io& io);
 

@@ -21,6 +21,7 @@ constexpr Subcommand kSubcommands[] = {
     {"term", sy::cli::RunTerm, "POS terminal simulator: sign on, purchase (TEST keys)"},
     {"issuer-sim", sy::cli::RunIssuerSim, "run the issuer host simulator (TEST card accounts)"},
     {"journal", sy::cli::RunJournal, "look transactions up, list in-flight and SAF, verify"},
+    {"bench", sy::cli::RunBench, "load harness: many simulated terminals, latency, throughput"},
     {"keys", sy::cli::RunKeys, "derive, check and convert keys, PIN blocks and MACs"},
 };
 

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <ostream>
 #include <string>
@@ -26,6 +27,11 @@ constexpr std::string_view kUsage =
 }  // namespace
 
 int RunServe(Args args, Io& io) {
+  // Every terminal connection is a descriptor: allow as many as the hard limit does.
+  if (rlimit lim{}; getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &lim);
+  }
   std::string config_path;
   std::string data;
   std::string port;
