@@ -271,12 +271,13 @@ boost::asio::awaitable<Result<PinBlock>> SoftwareKeyStore::TranslateDukptPin(
   if ((*zpk)->algorithm != KeyAlgorithm::kTdes) {
     co_return Error::kKeyTypeNotAllowed;  // issuers take format 0 under a TDES ZPK
   }
+  auto cache = CacheFor(bdk_id, ksn);
+  std::lock_guard lock(cache->mu);
   if ((*bdk)->algorithm == KeyAlgorithm::kTdes) {
-    TdesDukptHostCache cache;
-    co_return TranslatePinFromTdesDukpt(cache, (*bdk)->key, ksn, format, block, pan, (*zpk)->key);
+    co_return TranslatePinFromTdesDukpt(cache->tdes, (*bdk)->key, ksn, format, block, pan,
+                                        (*zpk)->key);
   }
-  AesDukptHostCache cache;
-  co_return TranslatePinFromAesDukpt(cache, (*bdk)->key, ksn, format, block, pan, (*zpk)->key);
+  co_return TranslatePinFromAesDukpt(cache->aes, (*bdk)->key, ksn, format, block, pan, (*zpk)->key);
 }
 
 boost::asio::awaitable<Result<Mac8>> SoftwareKeyStore::GenerateMac(std::string zak_id,
@@ -310,6 +311,30 @@ boost::asio::awaitable<Result<void>> SoftwareKeyStore::VerifyMac(std::string zak
   co_return Result<void>();
 }
 
+std::shared_ptr<SoftwareKeyStore::DukptCache> SoftwareKeyStore::CacheFor(
+    const std::string& bdk_id, std::span<const std::uint8_t> ksn) const {
+  // The terminal: the BDK and the KSN without its counter (TDES: the leftmost 8 bytes with the
+  // 21 counter bits cleared; AES: the 8-byte initial key ID). A malformed KSN gets a cache of
+  // its own, and the derivation reports the error.
+  std::string id = bdk_id;
+  id += '\0';
+  const std::size_t prefix = std::min<std::size_t>(ksn.size(), 8);
+  id.append(reinterpret_cast<const char*>(ksn.data()), prefix);
+  if (ksn.size() == kTdesKsnSize) {
+    id.back() = static_cast<char>(id.back() & 0xE0);  // the counter's top 5 bits are in byte 7
+  }
+  std::lock_guard lock(dukpt_caches_->mu);
+  auto& slot = dukpt_caches_->by_terminal[id];
+  if (!slot) {
+    if (dukpt_caches_->by_terminal.size() > kMaxDukptCaches) {
+      dukpt_caches_->by_terminal.clear();  // many terminals: start again (caches are rebuilt)
+      return dukpt_caches_->by_terminal[id] = std::make_shared<DukptCache>();
+    }
+    slot = std::make_shared<DukptCache>();
+  }
+  return slot;
+}
+
 Result<Mac8> SoftwareKeyStore::DukptMac(const std::string& bdk_id,
                                         std::span<const std::uint8_t> ksn, MacDirection direction,
                                         std::span<const std::uint8_t> data) const {
@@ -317,12 +342,14 @@ Result<Mac8> SoftwareKeyStore::DukptMac(const std::string& bdk_id,
   if (!bdk) {
     return bdk.error();
   }
+  auto cache = CacheFor(bdk_id, ksn);
+  std::lock_guard lock(cache->mu);
   if ((*bdk)->algorithm == KeyAlgorithm::kTdes) {
     // ANSI X9.24-1:2009 A.2: the MAC request and MAC response variants of the transaction key.
-    auto key =
-        DeriveTdesWorkingKey((*bdk)->key, ksn,
-                             direction == MacDirection::kRequest ? TdesDukptVariant::kMacRequest
-                                                                 : TdesDukptVariant::kMacResponse);
+    auto key = cache->tdes.WorkingKey((*bdk)->key, ksn,
+                                      direction == MacDirection::kRequest
+                                          ? TdesDukptVariant::kMacRequest
+                                          : TdesDukptVariant::kMacResponse);
     if (!key) {
       return key.error();
     }
@@ -330,11 +357,11 @@ Result<Mac8> SoftwareKeyStore::DukptMac(const std::string& bdk_id,
   }
   // ANSI X9.24-3:2017 6.6: MAC generation (0x2000) for requests, verification (0x2001) for
   // responses, as INTERFACE.md assigns them.
-  auto key =
-      DeriveAesWorkingKey((*bdk)->key, ksn,
-                          direction == MacDirection::kRequest ? AesDukptKeyUsage::kMacGeneration
-                                                              : AesDukptKeyUsage::kMacVerification,
-                          AesDukptKeyType::kAes128);
+  auto key = cache->aes.WorkingKey((*bdk)->key, ksn,
+                                   direction == MacDirection::kRequest
+                                       ? AesDukptKeyUsage::kMacGeneration
+                                       : AesDukptKeyUsage::kMacVerification,
+                                   AesDukptKeyType::kAes128);
   if (!key) {
     return key.error();
   }

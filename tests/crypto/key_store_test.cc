@@ -295,3 +295,40 @@ TEST(KeyStoreSessionTest, AesTerminalMasterKey) {
 
 }  // namespace
 }  // namespace sy::crypto
+
+namespace sy::crypto {
+namespace {
+
+// The store's per-terminal DUKPT caches give what derivation from scratch gives, whatever the
+// order of terminals and counters (going back to an older counter included).
+TEST(KeyStoreTest, CachedDukptDerivationsEqualDerivationsFromScratch) {
+  SoftwareKeyStore store = MakeStore();
+  const std::vector<std::uint8_t> data = Bytes("0200723800010203040506");
+  const char* initial[] = {"FFFF9876543210E00000", "FFFF9876B00000200000"};
+  std::uint32_t counters[] = {1, 2, 3, 8, 9, 300, 4, 1025, 2048, 5, 6, 70000, 7};
+  for (std::uint32_t c : counters) {
+    for (const char* start : initial) {
+      std::vector<std::uint8_t> ksn = Bytes(start);
+      ksn[7] |= static_cast<std::uint8_t>((c >> 16) & 0x1F);
+      ksn[8] = static_cast<std::uint8_t>(c >> 8);
+      ksn[9] = static_cast<std::uint8_t>(c);
+      if (!ValidateTdesKsn(ksn)) {
+        continue;  // more than 10 one-bits: never used by a terminal
+      }
+      for (auto direction :
+           {KeyService::MacDirection::kRequest, KeyService::MacDirection::kResponse}) {
+        auto cached = RunSync(store.GenerateDukptMac("bdk-1", ksn, direction, data));
+        ASSERT_TRUE(cached);
+        auto key = DeriveTdesWorkingKey(Key(kBdk), ksn,
+                                        direction == KeyService::MacDirection::kRequest
+                                            ? TdesDukptVariant::kMacRequest
+                                            : TdesDukptVariant::kMacResponse)
+                       .value();
+        EXPECT_EQ(*cached, RetailMac(key, data, MacPadding::kMethod1).value()) << start << " " << c;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sy::crypto
