@@ -1,6 +1,7 @@
 #include "storage/journal.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "crypto/secret_bytes.h"
@@ -69,16 +70,21 @@ Journal::Journal(Store& store, const crypto::PanProtector* pans) : store_(store)
   }
 }
 
-Result<std::vector<Mutation>> Journal::Prepare(proto::TransactionRecord& rec,
-                                               std::string_view pan) {
+Result<std::vector<Mutation>> Journal::Prepare(proto::TransactionRecord& rec, std::string_view pan,
+                                               const proto::TransactionRecord* known_previous,
+                                               bool is_new) {
   std::vector<Mutation> write;
-  std::optional<proto::TransactionRecord> previous;
+  std::optional<proto::TransactionRecord> stored;
+  const proto::TransactionRecord* previous = known_previous;
   if (rec.id() == 0) {
     rec.set_id(next_id_.fetch_add(1));
-  } else if (auto prev = Get(rec.id()); prev) {
-    previous = std::move(*prev);
-  } else if (prev.error() != make_error_code(Error::kNotFound)) {
-    return prev.error();
+  } else if (previous == nullptr && !is_new) {
+    if (auto prev = Get(rec.id()); prev) {
+      stored = std::move(*prev);
+      previous = &*stored;
+    } else if (prev.error() != make_error_code(Error::kNotFound)) {
+      return prev.error();
+    }
   }
   if (!pan.empty()) {
     if (pans_ == nullptr) {
@@ -95,27 +101,40 @@ Result<std::vector<Mutation>> Journal::Prepare(proto::TransactionRecord& rec,
     p->set_masked(MaskPan(pan));
     p->set_key_id(pans_->key_id());
   }
-  if (pan.empty() && !rec.has_pan() && previous && previous->has_pan()) {
+  if (pan.empty() && !rec.has_pan() && previous != nullptr && previous->has_pan()) {
     *rec.mutable_pan() = previous->pan();  // an update without the PAN keeps the sealed one
   }
   const std::string id = EncodeU64(rec.id());
   auto keys = IndexKeys(rec);
-  if (previous) {
+  std::map<std::string, std::string> before;
+  if (previous != nullptr) {
+    for (auto& [k, v] : IndexKeys(*previous)) {
+      before.emplace(std::move(k), std::move(v));
+    }
     std::set<std::string> now;
     for (const auto& k : keys) {
       now.insert(k.first);
     }
-    for (auto& k : IndexKeys(*previous)) {
-      if (now.count(k.first) == 0) {
-        write.push_back({Cf::kJournalIndex, std::move(k.first), {}, true});
+    for (const auto& [k, v] : before) {
+      if (now.count(k) == 0) {
+        write.push_back({Cf::kJournalIndex, k, {}, true});
       }
     }
   }
   write.push_back({Cf::kJournal, id, rec.SerializeAsString()});
   for (auto& [k, v] : keys) {
+    if (auto it = before.find(k); it != before.end() && it->second == v) {
+      continue;  // already there
+    }
     write.push_back({Cf::kJournalIndex, std::move(k), std::move(v)});
   }
-  write.push_back({Cf::kInFlight, id, {}, rec.state() != proto::TXN_FORWARDED});
+  // The in-flight mark: set while "forwarded", cleared after (when there may be one to clear).
+  const bool in_flight = rec.state() == proto::TXN_FORWARDED;
+  const bool was_in_flight =
+      previous != nullptr ? previous->state() == proto::TXN_FORWARDED : !is_new;
+  if (in_flight || was_in_flight) {
+    write.push_back({Cf::kInFlight, id, {}, !in_flight});
+  }
   return write;
 }
 

@@ -40,8 +40,18 @@ class Journal {
   // the whole transaction: each Append replaces the previous version and updates the indexes.
   // In-flight bookkeeping follows the state: TXN_FORWARDED marks the transaction in flight, any
   // later state clears the mark.
+  //
+  // A caller that knows what is stored may say so and spare a read: `previous` is the record as
+  // last written (its index keys are not rewritten when unchanged), or `is_new` says the id
+  // (reserved with ReserveId) has never been written.
   [[nodiscard]] Result<std::vector<Mutation>> Prepare(proto::TransactionRecord& rec,
-                                                      std::string_view pan);
+                                                      std::string_view pan,
+                                                      const proto::TransactionRecord* previous,
+                                                      bool is_new = false);
+  [[nodiscard]] Result<std::vector<Mutation>> Prepare(proto::TransactionRecord& rec,
+                                                      std::string_view pan) {
+    return Prepare(rec, pan, nullptr);
+  }
 
   // Takes the next transaction id without writing anything: the switch derives the RRN from it
   // before the first append. Ids are never reused, reserved or not.

@@ -286,8 +286,8 @@ bool Pipeline::SameCard(const proto::TransactionRecord& rec, std::string_view pa
 
 asio::awaitable<boost::system::error_code> Pipeline::Commit(Write write) {
   std::vector<storage::Mutation> all = std::move(write.also);
-  for (auto& [rec, pan] : write.records) {
-    auto w = deps_.journal->Prepare(*rec, pan);
+  for (auto& r : write.records) {
+    auto w = deps_.journal->Prepare(*r.rec, r.pan, r.previous, r.is_new);
     if (!w) {
       co_return w.error();
     }
@@ -753,7 +753,7 @@ asio::awaitable<Response> Pipeline::Reversal(Context& ctx) {
     AddEvent(rec, proto::TXN_REVERSED, Micros(deps_.clock->Now()), "",
              "terminal reversal " + std::string(m.mti()));
     Write write;
-    write.records.emplace_back(&rec, std::string_view());
+    write.records.push_back({&rec, std::string_view()});
     write.saf = std::move(e);
     if (auto ec = co_await Commit(std::move(write)); ec) {
       SY_LOG(kWarning) << "pipeline: reversal of transaction " << rec.id()
@@ -933,8 +933,12 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
     rec.set_original_id(original->id());
   }
   AddEvent(rec, proto::TXN_FORWARDED, Micros(now), "", "");
+  proto::TransactionRecord forwarded;  // as written: the outcome's write rewrites only changes
   {
-    auto [ec, written] = co_await deps_.journal->Append(rec, pan, kTuple);
+    Write write;
+    write.records.push_back({&rec, pan, nullptr, /*is_new=*/true});
+    auto ec = co_await Commit(std::move(write));
+    forwarded = rec;
     if (ec) {
       SY_LOG(kWarning) << "pipeline: journal write failed: " << ec.message();
       {
@@ -995,10 +999,10 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   AddEvent(rec, proto::TXN_ANSWERED, Micros(deps_.clock->Now()), rc, note);
   {
     Write write;
-    write.records.emplace_back(&rec, std::string_view());
+    write.records.push_back({&rec, std::string_view(), &forwarded});
     if (original && rc == "00") {
       original->set_refunded_minor(original->refunded_minor() + rec.amount_minor());
-      write.records.emplace_back(&*original, std::string_view());
+      write.records.push_back({&*original, std::string_view()});
     }
     if (reverse || stand_in) {
       proto::SafEntry e;

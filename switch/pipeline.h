@@ -103,7 +103,13 @@ class Pipeline final : public RequestHandler {
   // One atomic, durable write of journal records (each with the PAN to seal, or empty to keep
   // the sealed one), an optional SAF entry and other mutations.
   struct Write {
-    std::vector<std::pair<proto::TransactionRecord*, std::string_view>> records;
+    struct Record {
+      proto::TransactionRecord* rec;
+      std::string_view pan;
+      const proto::TransactionRecord* previous = nullptr;  // as last written, when known
+      bool is_new = false;                                 // never written before
+    };
+    std::vector<Record> records;
     std::optional<proto::SafEntry> saf;
     std::vector<storage::Mutation> also;
   };

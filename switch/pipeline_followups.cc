@@ -149,10 +149,10 @@ asio::awaitable<Response> Pipeline::Void(Context& ctx) {
   AddEvent(original, proto::TXN_VOIDED, now, "",
            "voided by transaction " + std::to_string(rec.id()));
   Write write;
-  write.records.emplace_back(&rec, pan);
-  write.records.emplace_back(&original, std::string_view());
+  write.records.push_back({&rec, pan, nullptr, /*is_new=*/true});
+  write.records.push_back({&original, std::string_view()});
   if (purchase) {
-    write.records.emplace_back(&*purchase, std::string_view());
+    write.records.push_back({&*purchase, std::string_view()});
   }
   if (!original.route().empty()) {
     // The issuer hears the void as a reversal of the original (0420, 39 = 17).
@@ -245,8 +245,8 @@ asio::awaitable<Response> Pipeline::Completion(Context& ctx) {
   AddEvent(preauth, proto::TXN_COMPLETED, now, "",
            "completed by transaction " + std::to_string(rec.id()));
   Write write;
-  write.records.emplace_back(&rec, pan);
-  write.records.emplace_back(&preauth, std::string_view());
+  write.records.push_back({&rec, pan, nullptr, /*is_new=*/true});
+  write.records.push_back({&preauth, std::string_view()});
   if (!preauth.route().empty()) {
     // The issuer hears the final amount as a 0220 advice naming the pre-authorization (90).
     proto::SafEntry e;
@@ -375,7 +375,7 @@ asio::awaitable<Response> Pipeline::BatchClose(Context& ctx) {
         batch.add_exception_txn_ids(r.id());
       }
     }
-    write.records.emplace_back(&r, std::string_view());
+    write.records.push_back({&r, std::string_view()});
   }
   batch.set_status(pc == "920000" ? proto::BatchRecord::BATCH_CLOSED
                                   : proto::BatchRecord::BATCH_RECONCILED);

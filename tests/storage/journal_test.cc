@@ -222,3 +222,39 @@ TEST_F(JournalTest, AppendsFromACoroutineWithoutBlockingItsThread) {
 
 }  // namespace
 }  // namespace sy::storage
+
+namespace sy::storage {
+namespace {
+
+TEST_F(JournalTest, AnUpdateWithItsPreviousVersionWritesOnlyWhatChanged) {
+  proto::TransactionRecord rec = Purchase("000300", proto::TXN_FORWARDED);
+  rec.set_id(journal_->ReserveId());
+  rec.set_rrn("633100000300");
+  auto first = journal_->Prepare(rec, kPan, nullptr, /*is_new=*/true);
+  ASSERT_TRUE(first);
+  ASSERT_FALSE(store_->Write(std::move(*first)));
+  const proto::TransactionRecord forwarded = rec;  // with its sealed PAN
+  rec.set_state(proto::TXN_ANSWERED);
+  rec.set_response_code("00");
+  auto second = journal_->Prepare(rec, {}, &forwarded);
+  ASSERT_TRUE(second);
+  // The record itself and the cleared in-flight mark; the index keys are unchanged.
+  ASSERT_EQ(second->size(), 2U);
+  ASSERT_FALSE(store_->Write(std::move(*second)));
+  EXPECT_TRUE(journal_->InFlight()->empty());
+  EXPECT_EQ(journal_->FindByRrn("633100000300")->response_code(), "00");
+  EXPECT_EQ(journal_->RevealPan(*journal_->Get(rec.id())).value(), kPan);
+  // A changed index key (the batch) is moved; Verify finds every index entry consistent.
+  const proto::TransactionRecord answered = rec;
+  rec.set_batch_number(7);
+  auto third = journal_->Prepare(rec, {}, &answered);
+  ASSERT_TRUE(third);
+  ASSERT_FALSE(store_->Write(std::move(*third)));
+  EXPECT_EQ(journal_->ListByTerminalBatch("TERM0001", 7)->size(), 1U);
+  EXPECT_TRUE(journal_->ListByTerminalBatch("TERM0001", 0)->empty());
+  std::string problem;
+  EXPECT_TRUE(journal_->Verify(&problem)) << problem;
+}
+
+}  // namespace
+}  // namespace sy::storage
