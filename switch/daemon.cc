@@ -19,6 +19,7 @@
 #include "crypto/hex.h"
 #include "crypto/pin_block.h"
 #include "crypto/tls_identity.h"
+#include "iso8583/dialect.h"
 #include "routing/issuer_link.h"
 #include "storage/journal.h"
 #include "storage/saf_queue.h"
@@ -554,6 +555,12 @@ void Daemon::Start() {
     o.framing.max_frame = l.max_frame();
     o.idle_timeout = std::chrono::milliseconds(l.idle_timeout_ms());
     o.max_in_flight = l.max_in_flight();
+    if (auto dialect = iso8583::LoadDialect(l.dialect()); dialect) {
+      o.dialect = *dialect;
+    } else {
+      throw std::runtime_error("listener " + l.name() + ": dialect '" + l.dialect() +
+                               "': " + dialect.error().message);
+    }
     if (l.plain_tcp()) {
       *d.log << "WARNING: listener " << l.name()
              << " serves plain TCP without TLS, as configured\n";

@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -38,16 +39,34 @@ class SessionBase {
 tcp::socket& Lowest(tcp::socket& s) { return s; }
 tcp::socket& Lowest(asio::ssl::stream<tcp::socket>& s) { return s.next_layer(); }
 
-std::string PeerCommonName(tcp::socket&) { return {}; }
-std::string PeerCommonName(asio::ssl::stream<tcp::socket>& s) {
+// Mutual TLS: the names the client certificate gives its holder — the subject's CN and every DNS
+// name among its subject alternative names. Empty without a client certificate.
+std::vector<std::string> PeerNames(tcp::socket&) { return {}; }
+std::vector<std::string> PeerNames(asio::ssl::stream<tcp::socket>& s) {
+  std::vector<std::string> names;
   X509* cert = SSL_get1_peer_certificate(s.native_handle());
   if (cert == nullptr) {
-    return {};
+    return names;
   }
   char cn[256] = {};
-  X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) > 0) {
+    names.emplace_back(cn);
+  }
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (sans != nullptr) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+      const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans, i);
+      if (name->type == GEN_DNS) {
+        const ASN1_IA5STRING* dns = name->d.dNSName;
+        names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
+                           static_cast<std::size_t>(ASN1_STRING_length(dns)));
+      }
+    }
+    GENERAL_NAMES_free(sans);
+  }
   X509_free(cert);
-  return cn;
+  return names;
 }
 
 template <class Stream>
@@ -76,7 +95,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         co_return;
       }
     }
-    peer_ = PeerCommonName(stream_);
+    peer_ = PeerNames(stream_);
     last_activity_ = std::chrono::steady_clock::now();
     asio::co_spawn(stream_.get_executor(), IdleWatch(self), asio::detached);
     while (!closed_) {
@@ -143,7 +162,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         r.tpdu = *t;
       }
     }
-    r.peer_identity = peer_;
+    r.peer_names = peer_;
+    r.dialect = options_.dialect;
     r.connection_id = id_;
     ++in_flight_;
     stats_->requests++;
@@ -235,7 +255,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   std::deque<std::string> writes_;
   bool writing_ = false;
   bool closed_ = false;
-  std::string peer_;
+  std::vector<std::string> peer_;
   std::chrono::steady_clock::time_point last_activity_;
 };
 

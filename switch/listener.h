@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "iso8583/dialect.h"
 #include "iso8583/framing.h"
@@ -31,7 +32,8 @@ struct Request {
   std::string frame;    // the whole frame after the length: TPDU + message (for
                         // exact-retransmission checks)
   std::optional<iso8583::Tpdu> tpdu;
-  std::string peer_identity;  // mutual TLS: the client certificate's CN; else empty
+  // Mutual TLS: the client certificate's CN and DNS subject alternative names; else empty.
+  std::vector<std::string> peer_names;
   // The listener's dialect; null: the pipeline's default.
   std::shared_ptr<const iso8583::Dialect> dialect;
   std::uint64_t connection_id = 0;
@@ -64,6 +66,8 @@ struct ListenerOptions {
   std::chrono::milliseconds handshake_timeout{10000};
   std::size_t max_in_flight = 16;  // per connection; reading pauses at the cap
   int backlog = 1024;              // bursts of connections at opening time
+  // The listener's dialect, handed to the handler with each request. Default: the handler's.
+  std::shared_ptr<const iso8583::Dialect> dialect;
 };
 
 struct ListenerStats {

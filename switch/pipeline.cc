@@ -1,5 +1,6 @@
 #include "switch/pipeline.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -608,7 +609,9 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
     activates = deps_.keys->HasSessionKeys(t.profile->tid());
   }
   if ((t.status != Status::kActive && !activates) ||
-      (!ctx.request.peer_identity.empty() && ctx.request.peer_identity != t.profile->tid())) {
+      (!ctx.request.peer_names.empty() &&
+       std::find(ctx.request.peer_names.begin(), ctx.request.peer_names.end(), t.profile->tid()) ==
+           ctx.request.peer_names.end())) {
     refusal = "58";
   } else if (m.Has(42) &&
              (merchants_.find(m.Get(42)) == merchants_.end() || m.Get(42) != t.profile->mid())) {

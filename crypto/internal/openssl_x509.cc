@@ -6,6 +6,8 @@
 
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "crypto/tls_identity.h"
 
@@ -32,7 +34,7 @@ bool AddExtension(X509* cert, int nid, const char* value) {
 
 Result<void> WriteSelfSignedCertificate(const std::string& certificate_path,
                                         const std::string& key_path, const std::string& common_name,
-                                        int days) {
+                                        int days, const std::vector<std::string>& dns_names) {
   const auto fail = make_error_code(Error::kCipherFailure);
   std::unique_ptr<EVP_PKEY, Free> key(EVP_EC_gen("P-256"));
   std::unique_ptr<X509, Free> cert(X509_new());
@@ -51,7 +53,14 @@ Result<void> WriteSelfSignedCertificate(const std::string& certificate_path,
                              reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
                              0);
   X509_set_issuer_name(cert.get(), name);
-  if (!AddExtension(cert.get(), NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost") ||
+  std::string san = "IP:127.0.0.1,DNS:localhost";
+  for (const auto& n : dns_names) {
+    if (n.empty() || n.find_first_of(",:\n") != std::string::npos) {
+      return make_error_code(Error::kCipherFailure);  // not a DNS name
+    }
+    san += ",DNS:" + n;
+  }
+  if (!AddExtension(cert.get(), NID_subject_alt_name, san.c_str()) ||
       !AddExtension(cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
       X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
     return fail;

@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <filesystem>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -34,6 +35,10 @@ class DelayingHandler final : public RequestHandler {
     if (!iso8583::Unpack(*dialect, request.message, m)) {
       co_return Response{std::nullopt, true};
     }
+    {
+      std::lock_guard lock(mu_);
+      peer_names_ = request.peer_names;
+    }
     const int now = ++active_;
     max_active_ = std::max(max_active_.load(), now);
     asio::steady_timer t(co_await asio::this_coro::executor,
@@ -50,8 +55,14 @@ class DelayingHandler final : public RequestHandler {
     }
     co_return Response{out};
   }
+  std::vector<std::string> peer_names() {
+    std::lock_guard lock(mu_);
+    return peer_names_;
+  }
   std::atomic<int> active_{0};
   std::atomic<int> max_active_{0};
+  std::mutex mu_;
+  std::vector<std::string> peer_names_;  // of the last request
 };
 
 std::string Frame(std::string_view stan) {
@@ -215,6 +226,52 @@ TEST_F(ListenerTest, ServesTlsAndCountsFailedHandshakes) {
   auto plain = Connect();
   asio::write(plain, asio::buffer(Frame("000001")));  // not a TLS ClientHello
   EXPECT_TRUE(WaitFor([&] { return listener_->stats().tls_handshake_failures.load() == 1; }));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(ListenerTest, MutualTlsHandsTheClientCertificatesCnAndDnsNamesToTheHandler) {
+  std::random_device rd;
+  const auto dir = std::filesystem::temp_directory_path() / ("sy-mtls-" + std::to_string(rd()));
+  std::filesystem::create_directories(dir);
+  const std::string cert = (dir / "server.pem").string();
+  const std::string key = (dir / "server.key").string();
+  const std::string client_cert = (dir / "term.pem").string();
+  const std::string client_key = (dir / "term.key").string();
+  ASSERT_TRUE(crypto::WriteSelfSignedCertificate(cert, key, "switchyard-test", 1).has_value());
+  // A terminal certificate whose CN is its serial and whose SAN names its TID.
+  ASSERT_TRUE(
+      crypto::WriteSelfSignedCertificate(client_cert, client_key, "DEMO-0001", 1, {"TERM0001"})
+          .has_value());
+  ListenerOptions o;
+  o.tls = MakeServerTlsContext(cert, key, client_cert);
+  StartListener(o);
+
+  asio::ssl::context client_ctx(asio::ssl::context::tls_client);
+  client_ctx.load_verify_file(cert);
+  client_ctx.set_verify_mode(asio::ssl::verify_peer);
+  client_ctx.use_certificate_file(client_cert, asio::ssl::context::pem);
+  client_ctx.use_private_key_file(client_key, asio::ssl::context::pem);
+  asio::ssl::stream<tcp::socket> tls(Connect(), client_ctx);
+  tls.handshake(asio::ssl::stream_base::client);
+  asio::write(tls, asio::buffer(Frame("000001")));
+  EXPECT_EQ(ReadAnswer(tls).second, "000001");
+  const auto names = handler_.peer_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "DEMO-0001"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "TERM0001"), names.end());
+
+  // Without a client certificate the handshake fails.
+  asio::ssl::context anonymous(asio::ssl::context::tls_client);
+  anonymous.load_verify_file(cert);
+  asio::ssl::stream<tcp::socket> bare(Connect(), anonymous);
+  boost::system::error_code ec;
+  bare.handshake(asio::ssl::stream_base::client, ec);
+  if (!ec) {
+    // TLS 1.3: the server's refusal arrives with the first read.
+    asio::write(bare, asio::buffer(Frame("000002")), ec);
+    std::uint8_t byte = 0;
+    asio::read(bare, asio::buffer(&byte, 1), ec);
+  }
+  EXPECT_TRUE(ec);
   std::filesystem::remove_all(dir);
 }
 

@@ -159,8 +159,9 @@ class PipelineTest : public ::testing::Test {
     return m;
   }
 
-  Response Send(const std::string& wire) {
+  Response Send(const std::string& wire, std::vector<std::string> peer_names = {}) {
     Request r;
+    r.peer_names = std::move(peer_names);
     r.message = wire;
     r.frame = "\x60\x00\x01\x00\x00" + wire;
     Response out;
@@ -791,6 +792,16 @@ TEST_F(PipelineTest, DeliversSessionKeysToAMasterSessionTerminalAndUsesThem) {
           .Get(39),
       "00");
   pipeline_.reset();
+}
+
+TEST_F(PipelineTest, MutualTlsRequiresTheCertificateToNameTheTerminal) {
+  SignOnOk();
+  EXPECT_EQ(Decode(Send(Build(Purchase("000002", 2, "000000001000"), 2), {"DEMO-0001", "TERM0009"}))
+                .Get(39),
+            "58");
+  EXPECT_EQ(Decode(Send(Build(Purchase("000003", 3, "000000001000"), 3), {"DEMO-0001", "TERM0001"}))
+                .Get(39),
+            "00");
 }
 
 TEST(LuhnTest, ChecksTheCheckDigit) {
