@@ -19,8 +19,8 @@ constexpr std::string_view kUsage =
     "usage: switchyard serve [--config FILE] [--data DIR] [--port N] [--plain]\n"
     "  --config FILE  merged over the embedded demo defaults (deploy/demo/switchyard.yaml)\n"
     "  --data DIR     the data directory (store, keys, TLS identity). Default: ./data\n"
-    "  --port N       the first listener's port. Default: 8583\n"
-    "  --plain        serve the first listener on plain TCP (with a warning); for local tests\n"
+    "  --port N       the listeners' ports: N, N+1, ... Default: 8583 (terminals), 8584 (AES)\n"
+    "  --plain        serve every listener on plain TCP (with a warning); for local tests\n"
     "  --check        validate the configuration and exit\n"
     "Stops cleanly on SIGINT or SIGTERM.\n";
 
@@ -78,14 +78,20 @@ int RunServe(Args args, Io& io) {
   }
   if (!port.empty()) {
     try {
-      config->mutable_listeners(0)->set_port(static_cast<std::uint32_t>(std::stoul(port)));
+      // The listeners in order on N, N+1, ... (the demo's AES listener follows the first).
+      const auto first = static_cast<std::uint32_t>(std::stoul(port));
+      for (int i = 0; i < config->listeners_size(); ++i) {
+        config->mutable_listeners(i)->set_port(first + static_cast<std::uint32_t>(i));
+      }
     } catch (const std::exception&) {
       io.err << "switchyard serve: --port '" << port << "' is not a number\n";
       return kExitUsage;
     }
   }
   if (plain) {
-    config->mutable_listeners(0)->set_plain_tcp(true);
+    for (auto& l : *config->mutable_listeners()) {
+      l.set_plain_tcp(true);
+    }
   }
   if (check) {
     io.out << "configuration ok\n";

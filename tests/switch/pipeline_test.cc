@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <random>
 
+#include "crypto/dukpt_aes.h"
 #include "crypto/dukpt_tdes.h"
 #include "crypto/hex.h"
 #include "crypto/mac.h"
@@ -802,6 +803,75 @@ TEST_F(PipelineTest, MutualTlsRequiresTheCertificateToNameTheTerminal) {
   EXPECT_EQ(Decode(Send(Build(Purchase("000003", 3, "000000001000"), 3), {"DEMO-0001", "TERM0001"}))
                 .Get(39),
             "00");
+}
+
+// An AES DUKPT terminal (TERM0002) on a listener whose dialect gives field 52 16 bytes: its
+// format 4 PIN block is translated to format 0 under the issuer's ZPK.
+TEST_F(PipelineTest, TranslatesAnAesDukptFormat4PinBlockFromAPin16Listener) {
+  constexpr std::string_view kAesBdk = "FEDCBA9876543210F1F1F1F1F1F1F1F1";
+  ASSERT_TRUE(keys_->AddKey("bdk-demo-aes", crypto::KeyKind::kBdk, crypto::KeyAlgorithm::kAes,
+                            Key(kAesBdk)));
+  auto pin16 = iso8583::LoadDialect("iso87b-pin16").value();
+  auto build = [&](iso8583::Message m, std::uint32_t counter) {
+    char ksn_hex[25];
+    std::snprintf(ksn_hex, sizeof(ksn_hex), "1234567890123456%08X", counter);
+    const auto ksn = crypto::FromHex(ksn_hex).value();
+    m.Set(41, "TERM0002");
+    m.Set(42, "MERCHANT0000002");
+    m.Set(62, ksn_hex);
+    const auto mac_key =
+        crypto::DeriveAesWorkingKey(Key(kAesBdk), ksn, crypto::AesDukptKeyUsage::kMacGeneration,
+                                    crypto::AesDukptKeyType::kAes128)
+            .value();
+    auto fn = [&](std::span<const std::uint8_t> data, std::array<std::uint8_t, 8>& out) {
+      auto full = crypto::AesCmac(mac_key, data).value();
+      std::copy_n(full.begin(), 8, out.begin());
+      return true;
+    };
+    std::string wire;
+    EXPECT_TRUE(iso8583::PackWithMac(*pin16, m, fn, wire).has_value());
+    return wire;
+  };
+  auto send = [&](const std::string& wire) {
+    Request r;
+    r.message = wire;
+    r.frame = "\x60\x00\x01\x00\x00" + wire;
+    r.dialect = pin16;
+    Response out;
+    asio::co_spawn(io_, pipeline_->Handle(r), [&](std::exception_ptr e, Response resp) {
+      ASSERT_FALSE(e);
+      out = std::move(resp);
+    });
+    io_.restart();
+    io_.run();
+    iso8583::Message m;
+    decoded_.push_back(out.message.value_or(""));
+    EXPECT_TRUE(iso8583::Unpack(*pin16, decoded_.back(), m).has_value());
+    return m;
+  };
+  ASSERT_EQ(send(build(SignOn("000001"), 1)).Get(39), "00");
+  iso8583::Message p = Purchase("000002", 0, "000000001000", false);
+  p.Set(42, "MERCHANT0000002");
+  const auto ksn = crypto::FromHex("123456789012345600000002").value();
+  const auto pek =
+      crypto::DeriveAesWorkingKey(Key(kAesBdk), ksn, crypto::AesDukptKeyUsage::kPinEncryption,
+                                  crypto::AesDukptKeyType::kAes128)
+          .value();
+  auto block = crypto::EncipherPinBlock(crypto::PinBlockFormat::kIso4, pek,
+                                        crypto::SecretBytes::FromString(kPin).value(), kPan,
+                                        crypto::SystemRandom())
+                   .value();
+  ASSERT_EQ(block.size, 16U);
+  p.Set(52, std::string_view(reinterpret_cast<const char*>(block.bytes.data()), block.size));
+  auto answer = send(build(p, 2));
+  ASSERT_EQ(answer.Get(39), "00");
+  const std::string_view sent = issuer_.requests.back().Get(52);
+  ASSERT_EQ(sent.size(), 8U);
+  auto pin = crypto::DecipherPinBlock(
+      crypto::PinBlockFormat::kIso0, Key(kZpk),
+      {reinterpret_cast<const std::uint8_t*>(sent.data()), sent.size()}, kPan);
+  ASSERT_TRUE(pin);
+  EXPECT_EQ(pin->as_chars(), kPin);
 }
 
 TEST(LuhnTest, ChecksTheCheckDigit) {
