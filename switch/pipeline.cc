@@ -154,6 +154,17 @@ Pipeline::Pipeline(asio::any_io_executor executor, Deps deps, std::string termin
     term->shard = std::hash<std::string>{}(t.tid()) % shards_.size();
     terminals_.emplace(t.tid(), std::move(term));
   }
+  // Activations survive restarts: a terminal that signed on stays active (the configuration's
+  // "suspended" and "retired" win over a stored activation).
+  (void)deps_.store->Scan(storage::Cf::kMeta, "terminal-status/",
+                          [&](std::string_view key, std::string_view value) {
+                            auto it = terminals_.find(key.substr(16));
+                            if (it != terminals_.end() && value == "active" &&
+                                it->second->status == Status::kProvisioned) {
+                              it->second->status = Status::kActive;
+                            }
+                            return true;
+                          });
   for (const auto& m : deps_.config->merchants()) {
     merchants_.emplace(m.mid(), &m);
   }
@@ -161,6 +172,18 @@ Pipeline::Pipeline(asio::any_io_executor executor, Deps deps, std::string termin
     routes_.emplace(r.id(), &r);
   }
   (void)ParseCutover(deps_.config->business_day().cutover(), cutover_);  // validated at load
+}
+
+void Pipeline::Activate(Terminal& t) {
+  t.status = Status::kActive;
+  // Not awaited: like the KSN mark, it reaches the store before the answer's own records.
+  deps_.store->Submit({{storage::Cf::kMeta, "terminal-status/" + t.profile->tid(), "active"}},
+                      [tid = t.profile->tid()](boost::system::error_code ec) {
+                        if (ec) {
+                          SY_LOG(kWarning)
+                              << "pipeline: status of " << tid << " not stored: " << ec.message();
+                        }
+                      });
 }
 
 std::string Pipeline::TerminalStatus(const std::string& tid) const {
@@ -516,7 +539,7 @@ asio::awaitable<Response> Pipeline::NetworkManagement(Context& ctx) {
   }
   if (t.status != Status::kActive) {
     SY_LOG(kInfo) << "pipeline: terminal " << t.profile->tid() << " active after its first sign-on";
-    t.status = Status::kActive;
+    Activate(t);
   }
   co_return co_await Answer(ctx, "00");
 }
@@ -627,7 +650,7 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
   if (activates && maced) {
     SY_LOG(kInfo) << "pipeline: terminal " << t.profile->tid()
                   << " active: its first request MACed under its session key";
-    t.status = Status::kActive;
+    Activate(t);
   }
   // Duplicates: an exact retransmission gets the original answer again; another request reusing
   // the key gets 94.

@@ -89,6 +89,8 @@ class Pipeline final : public RequestHandler {
   // Master/session terminals: their stored session keys into the key store, once.
   boost::asio::awaitable<void> LoadSessionKeys(Terminal& t);
   static bool MasterSession(const Terminal& t);
+  // Marks a terminal active, durably (it stays active across restarts).
+  void Activate(Terminal& t);
   // The request's dialect (its listener's), or the pipeline's default.
   const iso8583::Dialect& DialectOf(const Context& ctx) const;
   boost::asio::awaitable<Response> Authorization(Context& ctx);

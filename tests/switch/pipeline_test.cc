@@ -874,6 +874,21 @@ TEST_F(PipelineTest, TranslatesAnAesDukptFormat4PinBlockFromAPin16Listener) {
   EXPECT_EQ(pin->as_chars(), kPin);
 }
 
+TEST_F(PipelineTest, ATerminalStaysActiveAcrossARestart) {
+  SignOnOk();
+  // The activation is written behind the answer; the writer keeps order, so a write of our own
+  // completes after it.
+  ASSERT_FALSE(store_->Write({{storage::Cf::kMeta, "test/flush", "1"}}));
+  pipeline_ =
+      std::make_unique<Pipeline>(io_.get_executor(),
+                                 Pipeline::Deps{&config_, keys_.get(), journal_.get(), saf_.get(),
+                                                store_.get(), bins_.get(), &issuer_, clock_.get()},
+                                 "iso87b", 2);
+  EXPECT_EQ(pipeline_->TerminalStatus("TERM0001"), "active");
+  EXPECT_EQ(Decode(Send(Build(Purchase("000002", 2, "000000001000"), 2))).Get(39), "00");
+  EXPECT_EQ(pipeline_->TerminalStatus("TERM0002"), "provisioned");
+}
+
 TEST(LuhnTest, ChecksTheCheckDigit) {
   EXPECT_TRUE(LuhnValid("4761739001010010"));
   EXPECT_TRUE(LuhnValid("6011000990139424"));
