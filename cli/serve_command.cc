@@ -22,7 +22,7 @@ constexpr std::string_view kUsage =
     "  --port N       the listeners' ports: N, N+1, ... Default: 8583 (terminals), 8584 (AES)\n"
     "  --plain        serve every listener on plain TCP (with a warning); for local tests\n"
     "  --check        validate the configuration and exit\n"
-    "Stops cleanly on SIGINT or SIGTERM.\n";
+    "Stops cleanly on SIGINT or SIGTERM; SIGHUP reloads the BIN table from the configuration.\n";
 
 }  // namespace
 
@@ -98,12 +98,13 @@ int RunServe(Args args, Io& io) {
     return kExitOk;
   }
 
-  // SIGINT and SIGTERM are taken by one thread that stops the daemon: block them everywhere
-  // before any other thread starts.
+  // SIGINT and SIGTERM (stop) and SIGHUP (reload the BIN table) are taken by one thread: block
+  // them everywhere before any other thread starts.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   std::unique_ptr<server::Daemon> daemon;
@@ -117,10 +118,28 @@ int RunServe(Args args, Io& io) {
   io.err << "switchyard " << config->mode() << " switch running (data in " << config->data_dir()
          << "); Ctrl-C stops it\n";
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    io.err << "switchyard serve: stopping (signal " << sig << ")\n";
-    daemon->Stop();
+    for (;;) {
+      int sig = 0;
+      sigwait(&stop_signals, &sig);
+      if (sig != SIGHUP) {
+        io.err << "switchyard serve: stopping (signal " << sig << ")\n";
+        daemon->Stop();
+        return;
+      }
+      // Reload: the same file, validated as at start; a bad file changes nothing.
+      std::vector<std::string> problems;
+      auto fresh = server::LoadConfig(config_path, problems);
+      if (!fresh) {
+        io.err << "switchyard serve: SIGHUP: " << config_path << " not reloaded:\n";
+        for (const auto& p : problems) {
+          io.err << "  " << p << "\n";
+        }
+        continue;
+      }
+      for (const auto& line : daemon->ReloadBins(*fresh)) {
+        io.err << "switchyard serve: " << line << "\n";
+      }
+    }
   });
   daemon->Run();
   // Run returned: wake the waiter if it is still waiting (Stop came from elsewhere).

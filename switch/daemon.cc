@@ -450,6 +450,13 @@ asio::awaitable<void> Daemon::Impl::DrainSaf(std::string route) {
     if (e.next_attempt_micros() > now) {
       continue;
     }
+    // Nothing leaves while the route's link is down: an attempt is counted only when the
+    // message can go out, so the issuer's first sight of it is not marked as a repeat.
+    if (auto link = gateway.links.find(route);
+        link != gateway.links.end() && link->second->state() != routing::LinkState::kUp) {
+      backoff = std::chrono::milliseconds(1000);
+      continue;
+    }
     auto advice = BuildAdvice(e);
     if (!advice) {
       *log << "saf: " << route << " entry " << e.seq() << " cannot be rebuilt; kept for review\n";
@@ -654,5 +661,23 @@ void Daemon::Stop() {
 std::uint16_t Daemon::listener_port(std::size_t i) const { return impl_->listeners.at(i)->port(); }
 
 std::size_t Daemon::recovered() const noexcept { return impl_->recovered; }
+
+std::vector<std::string> Daemon::ReloadBins(const proto::SwitchConfig& fresh) {
+  Impl& d = *impl_;
+  // Routes are the running ones (their links are up); the BINs are the new file's.
+  proto::SwitchConfig next = d.config;
+  *next.mutable_bins() = fresh.bins();
+  auto table = BuildBinTable(next);
+  if (!table) {
+    return {"bins not reloaded (the running table stays): " + table.error().Describe()};
+  }
+  std::vector<std::string> lines = d.bins->Replace(std::move(*table));
+  if (lines.empty()) {
+    lines.emplace_back("bins reloaded: no change");
+  } else {
+    lines.insert(lines.begin(), "bins reloaded:");
+  }
+  return lines;
+}
 
 }  // namespace sy::server

@@ -40,6 +40,11 @@ class Daemon {
   // Stops accepting, closes links, lets the journal flush; Run returns. Thread-safe.
   void Stop();
 
+  // Replaces the BIN table with `fresh`'s bins, checked against the running routes (routes
+  // themselves are not reloaded), without stopping traffic. Returns the lines to log: what
+  // changed, or why nothing did (the running table then stays). Thread-safe.
+  [[nodiscard]] std::vector<std::string> ReloadBins(const proto::SwitchConfig& fresh);
+
   [[nodiscard]] std::uint16_t listener_port(std::size_t i) const;
   [[nodiscard]] std::size_t recovered() const noexcept;
 

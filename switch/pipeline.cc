@@ -803,6 +803,9 @@ asio::awaitable<Response> Pipeline::Decline(Context& ctx, const std::string& key
   rec.set_response_code(std::string(response_code));
   AddEvent(rec, proto::TXN_ANSWERED, rec.received_micros(), response_code,
            "declined by the switch");
+  SY_LOG(kInfo) << "pipeline: " << t.profile->tid() << " stan " << rec.stan() << " "
+                << iso8583::MaskPan(pan) << " amount " << rec.amount_minor() << " -> "
+                << response_code << " (declined by the switch)";
   // A PAN that is not 8 to 19 digits cannot be sealed; the record then has none.
   const bool sealable = pan.size() >= 8 && pan.size() <= 19 && Digits(pan);
   auto [ec, id] = co_await deps_.journal->Append(rec, sealable ? pan : std::string_view(), kTuple);
