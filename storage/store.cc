@@ -175,6 +175,9 @@ void Store::WriterLoop() {
   wo.sync = options_.sync;
   std::size_t last_group = 0;
   std::int64_t last_micros = 0;
+  // One batch for the writer's life: Clear keeps its buffer, so a busy writer does not allocate
+  // (and free, and consolidate) a large buffer per group.
+  rocksdb::WriteBatch batch;
   while (true) {
     {
       std::unique_lock lock(mu_);
@@ -193,7 +196,7 @@ void Store::WriterLoop() {
       group.swap(queue_);
       last_group = group.size();
     }
-    rocksdb::WriteBatch batch;
+    batch.Clear();
     for (const Pending& p : group) {
       for (const Mutation& m : p.write) {
         auto* cf = cfs_[static_cast<std::size_t>(m.cf)];
@@ -203,6 +206,9 @@ void Store::WriterLoop() {
     }
     const auto start = std::chrono::steady_clock::now();
     const rocksdb::Status s = db_->Write(wo, &batch);
+    if (batch.GetDataSize() > (8U << 20)) {
+      batch = rocksdb::WriteBatch();  // a rare huge group (a batch close) does not stay resident
+    }
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - start)
                             .count();

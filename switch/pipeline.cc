@@ -200,6 +200,9 @@ asio::awaitable<Response> Pipeline::Handle(Request request) {
   auto ctx = std::make_shared<Context>();
   ctx->request = std::move(request);
   Response response = co_await Dispatch(ctx);
+  if (ctx->ksn_mark) {
+    SubmitKsnMark(ctx->terminal->profile->tid(), std::move(*ctx->ksn_mark));
+  }
   stats_.by_type.Add(ctx->msg.mti(), ctx->response_code.empty() ? "none" : ctx->response_code,
                      ctx->route);
   stats_.end_to_end.Observe(std::chrono::steady_clock::now() - started);
@@ -308,8 +311,12 @@ bool Pipeline::SameCard(const proto::TransactionRecord& rec, std::string_view pa
   return same;
 }
 
-asio::awaitable<boost::system::error_code> Pipeline::Commit(Write write) {
+asio::awaitable<boost::system::error_code> Pipeline::Commit(Write write, Context* ctx) {
   std::vector<storage::Mutation> all = std::move(write.also);
+  if (ctx != nullptr && ctx->ksn_mark) {
+    all.push_back(std::move(*ctx->ksn_mark));
+    ctx->ksn_mark.reset();
+  }
   for (auto& r : write.records) {
     auto w = deps_.journal->Prepare(*r.rec, r.pan, r.previous, r.is_new);
     if (!w) {
@@ -672,7 +679,7 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
     co_return Response{again->second.response};
   }
   // KSN replay.
-  if (maced && !MasterSession(t) && !AcceptKsn(t, KsnCounter(ctx.ksn))) {
+  if (maced && !MasterSession(t) && !AcceptKsn(t, KsnCounter(ctx.ksn), &ctx)) {
     co_return co_await Answer(ctx, "63");
   }
   t.seen[key] = Terminal::Seen{
@@ -687,8 +694,8 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
   co_return std::nullopt;
 }
 
-bool Pipeline::AcceptKsn(Terminal& t, std::uint64_t counter) {
-  const std::string mark = "ksn-high-water/" + t.profile->tid();
+bool Pipeline::AcceptKsn(Terminal& t, std::uint64_t counter, Context* ctx) {
+  std::string mark = "ksn-high-water/" + t.profile->tid();
   if (!t.ksn_loaded) {
     if (auto stored = deps_.store->Get(storage::Cf::kMeta, mark); stored && stored->size() == 8) {
       t.have_ksn = true;
@@ -701,16 +708,25 @@ bool Pipeline::AcceptKsn(Terminal& t, std::uint64_t counter) {
   }
   t.have_ksn = true;
   t.ksn_high = counter;
-  // Not awaited: the writer keeps submission order, so the mark is durable no later than this
-  // request's own journal records, and a failure only weakens replay protection after a crash.
-  deps_.store->Submit({{storage::Cf::kMeta, mark, storage::EncodeU64(counter)}},
-                      [tid = t.profile->tid()](boost::system::error_code ec) {
-                        if (ec) {
-                          SY_LOG(kWarning)
-                              << "pipeline: KSN mark of " << tid << " not stored: " << ec.message();
-                        }
-                      });
+  storage::Mutation write{storage::Cf::kMeta, std::move(mark), storage::EncodeU64(counter)};
+  if (ctx != nullptr) {
+    // Joins the transaction's "forwarded" write (see Commit), or is submitted after the answer
+    // (Handle) when the request writes nothing durable before it.
+    ctx->ksn_mark = std::move(write);
+    return true;
+  }
+  SubmitKsnMark(t.profile->tid(), std::move(write));
   return true;
+}
+
+void Pipeline::SubmitKsnMark(const std::string& tid, storage::Mutation mark) {
+  // Not awaited: the writer keeps submission order, and a failure only weakens replay protection
+  // after a crash.
+  deps_.store->Submit({std::move(mark)}, [tid](boost::system::error_code ec) {
+    if (ec) {
+      SY_LOG(kWarning) << "pipeline: KSN mark of " << tid << " not stored: " << ec.message();
+    }
+  });
 }
 
 Response Pipeline::Remember(Terminal& t, const std::string& key, Response r) {
@@ -966,7 +982,7 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   {
     Write write;
     write.records.push_back({&rec, pan, nullptr, /*is_new=*/true});
-    auto ec = co_await Commit(std::move(write));
+    auto ec = co_await Commit(std::move(write), &ctx);  // with the KSN mark
     forwarded = rec;
     if (ec) {
       SY_LOG(kWarning) << "pipeline: journal write failed: " << ec.message();

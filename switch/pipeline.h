@@ -115,7 +115,8 @@ class Pipeline final : public RequestHandler {
     std::optional<proto::SafEntry> saf;
     std::vector<storage::Mutation> also;
   };
-  boost::asio::awaitable<boost::system::error_code> Commit(Write write);
+  // With `ctx`, a KSN mark waiting there joins the write.
+  boost::asio::awaitable<boost::system::error_code> Commit(Write write, Context* ctx = nullptr);
   // The record with this RRN, read under its lock (held by `guard`); kNotFound when none.
   struct Locked {
     KeyedLock::Guard guard;
@@ -139,7 +140,9 @@ class Pipeline final : public RequestHandler {
                                                         bool mac_required = true);
   static Response Remember(Terminal& t, const std::string& key, Response r);
   // True when the KSN counter is above the terminal's high-water mark (then raised and stored).
-  bool AcceptKsn(Terminal& t, std::uint64_t counter);
+  // With `ctx`, the mark's write waits in ctx->ksn_mark for the transaction's first write.
+  bool AcceptKsn(Terminal& t, std::uint64_t counter, Context* ctx = nullptr);
+  void SubmitKsnMark(const std::string& tid, storage::Mutation mark);
   static std::string DuplicateKey(const iso8583::Message& m);
   boost::asio::awaitable<Response> Answer(Context& ctx, std::string_view response_code);
   boost::asio::awaitable<std::optional<std::string>> VerifyMac(Context& ctx);

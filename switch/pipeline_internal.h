@@ -23,6 +23,7 @@
 #include "crypto/key_store.h"
 #include "iso8583/message.h"
 #include "proto/journal.pb.h"
+#include "storage/store.h"
 #include "switch/pipeline.h"
 
 namespace sy::server {
@@ -90,6 +91,8 @@ struct Pipeline::Context {
   // and the route the request went to, if any.
   std::string response_code;
   std::string route;
+  // A raised KSN high-water mark not yet handed to the store.
+  std::optional<storage::Mutation> ksn_mark;
 };
 
 }  // namespace sy::server
