@@ -712,8 +712,8 @@ boost::system::result<Built, BuildError> Build(Run& run, Terminal& t, TxnKind ki
     m.Set(41, t.tid);
     m.Set(42, kBenchMid);
     m.Set(49, "978");
-    b.expected = {"00", "12"};  // 12 while the switch does not implement voids
-  } else {                      // reversal of the last approved purchase
+    b.expected = {"00"};  // the last approved purchase, same terminal, card and amount
+  } else {                // reversal of the last approved purchase
     const Original orig = *t.last;
     t.last.reset();
     b.pan = orig.pan;

@@ -6,7 +6,7 @@
 // Every answer is checked as it arrives: MTI = request + 10, 11, 41 and 4 echoed, the TPDU
 // swapped, the MAC verified under the MAC-response variant of the request's KSN, and the
 // response code one that the card and the request call for (approving card 00, declining card 05
-// or 51, void 00 or 12 while voids are not implemented). Report::ok() is false as soon as one
+// or 51, void 00). Report::ok() is false as soon as one
 // answer was wrong or one request failed or timed out.
 //
 // Thread-safety: RunBench runs its own threads and returns when they are done; call it from one
