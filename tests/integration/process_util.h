@@ -196,6 +196,41 @@ inline std::uint16_t FreePort() {
   return port;
 }
 
+// Whether `port` can be bound on 127.0.0.1 right now (bind, then close).
+inline bool PortBindable(std::uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) {
+    return false;
+  }
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+// The first of `count` consecutive TCP ports N, N+1, ... free on 127.0.0.1 at the time of the
+// call (for `switchyard serve --port N`, which numbers its listeners N, N+1, ...); 0 when a few
+// tries found none.
+inline std::uint16_t FreeConsecutivePorts(int count) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const std::uint16_t first = FreePort();
+    if (first == 0 || first > 65535 - count) {
+      continue;
+    }
+    bool all = true;
+    for (int i = 1; i < count && all; ++i) {
+      all = PortBindable(static_cast<std::uint16_t>(first + i));
+    }
+    if (all) {
+      return first;
+    }
+  }
+  return 0;
+}
+
 struct HttpResult {
   int status = 0;  // 0: no answer
   std::string body;
