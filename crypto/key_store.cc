@@ -280,35 +280,42 @@ boost::asio::awaitable<Result<PinBlock>> SoftwareKeyStore::TranslateDukptPin(
   co_return TranslatePinFromAesDukpt(cache->aes, (*bdk)->key, ksn, format, block, pan, (*zpk)->key);
 }
 
-boost::asio::awaitable<Result<Mac8>> SoftwareKeyStore::GenerateMac(std::string zak_id,
-                                                                   std::vector<std::uint8_t> data) {
+Result<Mac8> SoftwareKeyStore::ZoneMacNow(const std::string& zak_id,
+                                          std::span<const std::uint8_t> data) const {
   auto zak = Find(zak_id, KeyKind::kZak);
   if (!zak) {
-    co_return zak.error();
+    return zak.error();
   }
-  co_return Mac(**zak, data);
+  return Mac(**zak, data);
+}
+
+Result<void> SoftwareKeyStore::VerifyZoneMacNow(const std::string& zak_id,
+                                                std::span<const std::uint8_t> data,
+                                                std::span<const std::uint8_t> mac) const {
+  if (mac.size() < 4 || mac.size() > 8) {
+    return Error::kBadMacLength;
+  }
+  auto computed = ZoneMacNow(zak_id, data);
+  if (!computed) {
+    return computed.error();
+  }
+  const bool equal = internal::ConstantTimeEqual(std::span(computed->data(), mac.size()), mac);
+  internal::Cleanse(computed->data(), computed->size());
+  if (!equal) {
+    return Error::kMacMismatch;
+  }
+  return {};
+}
+
+boost::asio::awaitable<Result<Mac8>> SoftwareKeyStore::GenerateMac(std::string zak_id,
+                                                                   std::vector<std::uint8_t> data) {
+  co_return ZoneMacNow(zak_id, data);
 }
 
 boost::asio::awaitable<Result<void>> SoftwareKeyStore::VerifyMac(std::string zak_id,
                                                                  std::vector<std::uint8_t> data,
                                                                  std::vector<std::uint8_t> mac) {
-  auto zak = Find(zak_id, KeyKind::kZak);
-  if (!zak) {
-    co_return zak.error();
-  }
-  if (mac.size() < 4 || mac.size() > 8) {
-    co_return Error::kBadMacLength;
-  }
-  auto computed = Mac(**zak, data);
-  if (!computed) {
-    co_return computed.error();
-  }
-  const bool equal = internal::ConstantTimeEqual(std::span(computed->data(), mac.size()), mac);
-  internal::Cleanse(computed->data(), computed->size());
-  if (!equal) {
-    co_return Error::kMacMismatch;
-  }
-  co_return Result<void>();
+  co_return VerifyZoneMacNow(zak_id, data, mac);
 }
 
 std::shared_ptr<SoftwareKeyStore::DukptCache> SoftwareKeyStore::CacheFor(

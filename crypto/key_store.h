@@ -153,6 +153,15 @@ class SoftwareKeyStore final : public KeyService {
   [[nodiscard]] Result<void> AddKey(const std::string& id, KeyKind kind, KeyAlgorithm algorithm,
                                     const SecretBytes& key);
 
+  // Synchronous zone MACs for the issuer links' framing code (a software store answers at once;
+  // an HSM-backed link would use the awaitable GenerateMac/VerifyMac): ISO 9797-1 algorithm 3
+  // (TDES ZAK) or AES-CMAC's leftmost 8 bytes (AES ZAK); the check is constant-time.
+  [[nodiscard]] Result<Mac8> ZoneMacNow(const std::string& zak_id,
+                                        std::span<const std::uint8_t> data) const;
+  [[nodiscard]] Result<void> VerifyZoneMacNow(const std::string& zak_id,
+                                              std::span<const std::uint8_t> data,
+                                              std::span<const std::uint8_t> mac) const;
+
   // The key file text (TR-31 blocks and KCVs only).
   [[nodiscard]] std::string Serialize() const;
 

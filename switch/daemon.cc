@@ -81,6 +81,8 @@ void WriteDemoKeys(const fs::path& file, const crypto::SecretBytes& master) {
   add("bdk-demo-aes", KeyKind::kBdk, KeyAlgorithm::kAes, "FEDCBA9876543210F1F1F1F1F1F1F1F1");
   add("zpk-issuer-a", KeyKind::kZpk, KeyAlgorithm::kTdes, "0123456789ABCDEFFEDCBA9876543210");
   add("zpk-issuer-b", KeyKind::kZpk, KeyAlgorithm::kTdes, "89ABCDEF0123456776543210FEDCBA98");
+  // issuer-a's zone MAC key (deploy/demo/issuer-a.yaml has the same TEST key).
+  add("zak-issuer-a", KeyKind::kZak, KeyAlgorithm::kTdes, "89ABCDEF0123456776543210FEDCBA98");
   // The master/session demo terminal's TMK: the published X9.24-1 test key, so it counts as TEST.
   add("tmk-demo", KeyKind::kTmk, KeyAlgorithm::kTdes, "0123456789ABCDEFFEDCBA9876543210");
   add("data-demo", KeyKind::kDataKey, KeyAlgorithm::kAes, RandomHex(32));
@@ -517,6 +519,28 @@ std::unique_ptr<Daemon> Daemon::Create(const proto::SwitchConfig& config, std::o
   for (const auto& r : config.routes()) {
     routing::LinkOptions lo;
     lo.log = [&log](std::string_view line) { log << line << "\n"; };
+    if (!r.zak_id().empty()) {
+      // Link MACs under the route's ZAK (INTERFACE.md §2), computed by the key store.
+      const crypto::SoftwareKeyStore* keys = impl->keys.get();
+      const std::string zak = r.zak_id();
+      const std::uint8_t block[8] = {};
+      if (auto probe = keys->ZoneMacNow(zak, block); !probe) {
+        throw std::runtime_error("route " + r.id() + ": zak_id '" + zak +
+                                 "': " + probe.error().message());
+      }
+      lo.mac = [keys, zak](std::span<const std::uint8_t> data, std::array<std::uint8_t, 8>& out) {
+        auto mac = keys->ZoneMacNow(zak, data);
+        if (!mac) {
+          return false;
+        }
+        out = *mac;
+        return true;
+      };
+      lo.verify_mac = [keys, zak](std::span<const std::uint8_t> input,
+                                  std::span<const std::uint8_t> mac) {
+        return keys->VerifyZoneMacNow(zak, input, mac).has_value();
+      };
+    }
     impl->gateway.links.emplace(
         r.id(), std::make_unique<routing::IssuerLink>(impl->io.get_executor(), r, std::move(lo)));
   }

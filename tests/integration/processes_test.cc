@@ -502,7 +502,7 @@ std::string SwitchConfig(const Env& e) {
   y += "http: {address: 127.0.0.1, port: " + std::to_string(e.http) + "}\n";
   y += "routes:\n";
   y += route("issuer-a", "zpk-issuer-a", 5000,
-             "    stand_in: {enabled: true, max_amount_minor: 5000}\n");
+             "    zak_id: zak-issuer-a\n    stand_in: {enabled: true, max_amount_minor: 5000}\n");
   y += route("issuer-b", "zpk-issuer-b", 5000, "");
   y += route("issuer-c", "zpk-issuer-a", 500, "");
   y += "bins:\n";

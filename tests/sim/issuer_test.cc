@@ -585,12 +585,20 @@ TEST(IssuerConfigTest, DemoCardFileLoadsAndDecides) {
   Message m = Purchase("4761739001010010", 100, "000260");
   m.Set(52, PinBlock("1234", "4761739001010010"));
   auto dialect = iso8583::LoadDialect("iso87a").value();
-  // The demo runs its link without MACs (the switch's demo routes have no ZAK).
-  EXPECT_TRUE(c.zak().empty());
+  // The demo's link to issuer-a is MACed under the TEST ZAK that the switch's route names too:
+  // an unMACed request gets 63, a MACed one is decided and answered MACed.
+  ASSERT_EQ(c.zak(), kZak);
   ASSERT_TRUE(iso8583::Pack(*dialect, m, wire));
   Message in;
   ASSERT_TRUE(iso8583::Unpack(*dialect, wire, in));
-  EXPECT_EQ(Rc(sim.Decide(in)), "00");
+  EXPECT_EQ(Rc(sim.Decide(in)), "63");
+  Message second = Purchase("4761739001010010", 100, "000261");
+  second.Set(52, PinBlock("1234", "4761739001010010"));
+  Message maced = Maced(second, wire);
+  auto answer = sim.Decide(maced);
+  EXPECT_EQ(Rc(answer), "00");
+  ASSERT_TRUE(answer);
+  EXPECT_TRUE(ResponseMacVerifies(*answer));
 }
 
 // ---- over TCP ----------------------------------------------------------------------------------
