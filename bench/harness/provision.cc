@@ -42,12 +42,14 @@ std::string SwitchOverlayYaml(std::uint32_t terminals) {
 std::string IssuerConfigYaml() {
   std::string y =
       "# Written by `switchyard bench provision`: issuer-a (deploy/demo/issuer-a.yaml) for load\n"
-      "# tests: same name, port and TEST ZPK, no latency, cards no run can exhaust.\n"
+      "# tests: same name, port, TEST ZPK and ZAK (the link is MACed, as in the demo), no\n"
+      "# latency, cards no run can exhaust.\n"
       "# TEST DATA ONLY.\n"
       "name: issuer-a\n"
       "listen: {host: 127.0.0.1, port: 9583}\n"
       "dialect: iso87a\n"
       "zpk: 0123456789ABCDEFFEDCBA9876543210\n"
+      "zak: 89ABCDEF0123456776543210FEDCBA98\n"
       "institution: \"476173\"\n"
       "latency: {min_ms: 0, max_ms: 0}\n"
       "drop_per_mille: 0\n"
