@@ -169,6 +169,18 @@ boost::system::error_code Store::Write(std::vector<Mutation> write) {
   return f.get();
 }
 
+boost::system::error_code Store::DeleteRange(Cf cf, std::string_view begin, std::string_view end) {
+  if (options_.read_only) {
+    return make_error_code(Error::kClosed);
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  const rocksdb::Status s = db_->DeleteRange(wo, cfs_[static_cast<std::size_t>(cf)],
+                                             rocksdb::Slice(begin.data(), begin.size()),
+                                             rocksdb::Slice(end.data(), end.size()));
+  return FromStatus(&s);
+}
+
 void Store::WriterLoop() {
   std::deque<Pending> group;
   rocksdb::WriteOptions wo;

@@ -113,6 +113,11 @@ class Store {
   // Blocking form, for tools, tests and start-up.
   [[nodiscard]] boost::system::error_code Write(std::vector<Mutation> write);
 
+  // Deletes every key in [begin, end) of a family with one range tombstone (durable on return).
+  // For expiring a whole prefix at once, e.g. yesterday's duplicate window.
+  [[nodiscard]] boost::system::error_code DeleteRange(Cf cf, std::string_view begin,
+                                                      std::string_view end);
+
   // Reads one value; kNotFound when absent.
   [[nodiscard]] Result<std::string> Get(Cf cf, std::string_view key) const;
   // Calls visit(key, value) for every key starting with prefix, in key order, until it returns

@@ -359,6 +359,12 @@ asio::awaitable<void> Daemon::Impl::ApplyRetention() {
     } else if (*pruned > 0) {
       *log << "retention: deleted " << *pruned << " journal records before " << cutoff << "\n";
     }
+    // Answers remembered for duplicate detection live one business day.
+    if (auto ec = store->DeleteRange(storage::Cf::kMeta, "dup/", "dup/" + today); ec) {
+      *log << "retention: expiring the duplicate window before " << today
+           << " failed: " << ec.message() << "\n";
+    }
+    // Daily, and at each new business day for the duplicate window.
     timer.expires_after(std::chrono::hours(24));
     (void)co_await timer.async_wait(kTuple);
   }

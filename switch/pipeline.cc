@@ -11,6 +11,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "crypto/digest.h"
 #include "crypto/hex.h"
 #include "iso8583/codec.h"
 #include "iso8583/json.h"
@@ -661,10 +662,13 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
   }
   // Duplicates: an exact retransmission gets the original answer again; another request reusing
   // the key gets 94.
+  LoadWindow(t, ctx.business_date);
+  const auto digest = crypto::Sha256(
+      {reinterpret_cast<const std::uint8_t*>(ctx.request.frame.data()), ctx.request.frame.size()});
   if (auto seen = t.seen.find(key);
       seen != t.seen.end() && seen->second.business_date == ctx.business_date) {
     stats_.duplicates++;
-    if (seen->second.frame != ctx.request.frame) {
+    if (seen->second.digest != digest) {
       co_return co_await Answer(ctx, "94");
     }
     auto done = seen->second.done;
@@ -683,7 +687,7 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
     co_return co_await Answer(ctx, "63");
   }
   t.seen[key] = Terminal::Seen{
-      ctx.request.frame, std::nullopt,
+      digest, std::nullopt,
       std::make_shared<asio::steady_timer>(shards_[t.shard], asio::steady_timer::time_point::max()),
       ctx.business_date};
   t.seen_order.push_back(key);
@@ -732,9 +736,56 @@ void Pipeline::SubmitKsnMark(const std::string& tid, storage::Mutation mark) {
 Response Pipeline::Remember(Terminal& t, const std::string& key, Response r) {
   if (auto s = t.seen.find(key); s != t.seen.end()) {
     s->second.response = r.message;
-    s->second.done->cancel();
+    if (s->second.done) {
+      s->second.done->cancel();
+    }
+    if (r.message) {
+      // Kept for the business day so that a retransmission after a restart gets this answer too
+      // (the digest of the request, never the request: it holds card data). Not awaited: if it
+      // is lost in a crash, the retransmission gets 63 (its KSN is spent) instead.
+      std::string value(reinterpret_cast<const char*>(s->second.digest.data()),
+                        s->second.digest.size());
+      value += *r.message;
+      deps_.store->Submit(
+          {{storage::Cf::kMeta, WindowKey(s->second.business_date, t.profile->tid(), key),
+            std::move(value)}},
+          [](boost::system::error_code) {});
+    }
   }
   return r;
+}
+
+std::string Pipeline::WindowKey(const std::string& business_date, const std::string& tid,
+                                const std::string& key) {
+  return "dup/" + business_date + "/" + tid + "/" + key;
+}
+
+void Pipeline::LoadWindow(Terminal& t, const std::string& business_date) {
+  if (t.window_loaded_for == business_date) {
+    return;
+  }
+  t.window_loaded_for = business_date;
+  const std::string prefix = WindowKey(business_date, t.profile->tid(), "");
+  (void)deps_.store->Scan(storage::Cf::kMeta, prefix, [&](std::string_view k, std::string_view v) {
+    if (v.size() < 32) {
+      return true;
+    }
+    std::string key(k.substr(prefix.size()));
+    if (t.seen.contains(key)) {
+      return true;
+    }
+    Terminal::Seen entry;
+    std::copy_n(v.begin(), 32, entry.digest.begin());
+    entry.response = std::string(v.substr(32));
+    entry.business_date = business_date;
+    t.seen.emplace(key, std::move(entry));
+    t.seen_order.push_back(std::move(key));
+    return true;
+  });
+  while (t.seen_order.size() > kDuplicateWindow) {
+    t.seen.erase(t.seen_order.front());
+    t.seen_order.pop_front();
+  }
 }
 
 asio::awaitable<Response> Pipeline::Reversal(Context& ctx) {

@@ -138,7 +138,12 @@ class Pipeline final : public RequestHandler {
   // carries a MAC anyway.
   boost::asio::awaitable<std::optional<Response>> Admit(Context& ctx, const std::string& key,
                                                         bool mac_required = true);
-  static Response Remember(Terminal& t, const std::string& key, Response r);
+  Response Remember(Terminal& t, const std::string& key, Response r);
+  // Reads the terminal's stored duplicate window for the business date, once.
+  void LoadWindow(Terminal& t, const std::string& business_date);
+  // The store key of a remembered answer: "dup/<business date>/<TID>/<duplicate key>".
+  static std::string WindowKey(const std::string& business_date, const std::string& tid,
+                               const std::string& key);
   // True when the KSN counter is above the terminal's high-water mark (then raised and stored).
   // With `ctx`, the mark's write waits in ctx->ksn_mark for the transaction's first write.
   bool AcceptKsn(Terminal& t, std::uint64_t counter, Context* ctx = nullptr);

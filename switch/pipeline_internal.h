@@ -8,6 +8,7 @@
 // braced list (`for (int n : {3, 4})`) in a coroutine that suspends in the loop — its storage is
 // lost across the suspension (it crashed the void path); loop over a named static array instead.
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -68,13 +69,16 @@ struct Pipeline::Terminal {
   std::uint64_t ksn_high = 0;
   bool session_loaded = false;  // master/session: stored session keys installed
   struct Seen {
-    std::string frame;                                // the request as received, TPDU included
-    std::optional<std::string> response;              // the packed answer, once there is one
+    std::array<std::uint8_t, 32> digest{};  // SHA-256 of the request frame (TPDU included)
+    std::optional<std::string> response;    // the packed answer, once there is one
     std::shared_ptr<boost::asio::steady_timer> done;  // cancelled when the answer is ready
     std::string business_date;
   };
   std::map<std::string, Seen> seen;
   std::deque<std::string> seen_order;
+  // The business date whose stored duplicate window has been read into `seen` (after a restart
+  // an exact retransmission still gets its original answer).
+  std::string window_loaded_for;
 };
 
 struct Pipeline::Context {

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "crypto/digest.h"
 #include "crypto/internal/openssl_util.h"
 
 namespace sy::crypto::internal {
@@ -87,3 +88,16 @@ void HmacSha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t>
 }
 
 }  // namespace sy::crypto::internal
+
+namespace sy::crypto {
+
+std::array<std::uint8_t, 32> Sha256(std::span<const std::uint8_t> data) {
+  std::array<std::uint8_t, 32> out{};
+  unsigned int len = 32;
+  if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1) {
+    std::abort();  // SHA-256 cannot fail with valid arguments; a broken libcrypto must stop
+  }
+  return out;
+}
+
+}  // namespace sy::crypto

@@ -308,7 +308,35 @@ TEST_F(PipelineTest, RemembersTheKsnHighWaterMarkAcrossARestart) {
                                  "iso87b", 2);
   EXPECT_EQ(Decode(Send(Build(SignOn("000003"), 4))).Get(39), "63");
   EXPECT_EQ(Decode(Send(Build(SignOn("000004"), 6))).Get(39), "00");
-  EXPECT_EQ(Decode(Send(Build(Purchase("000002", 5, "000000001000"), 5))).Get(39), "63");
+  // Another request with a spent KSN: 63.
+  EXPECT_EQ(Decode(Send(Build(Purchase("000005", 5, "000000001000"), 5))).Get(39), "63");
+}
+
+TEST_F(PipelineTest, AnExactRetransmissionAfterARestartGetsTheOriginalAnswer) {
+  SignOnOk();
+  const std::string wire = Build(Purchase("000002", 2, "000000001000"), 2);
+  Response first = Send(wire);
+  ASSERT_EQ(Decode(first).Get(39), "00");
+  ASSERT_FALSE(store_->Write({{storage::Cf::kMeta, "test/flush", "1"}}));  // behind the answer
+  pipeline_ =
+      std::make_unique<Pipeline>(io_.get_executor(),
+                                 Pipeline::Deps{&config_, keys_.get(), journal_.get(), saf_.get(),
+                                                store_.get(), bins_.get(), &issuer_, clock_.get()},
+                                 "iso87b", 2);
+  Response again = Send(wire);
+  ASSERT_TRUE(again.message.has_value());
+  EXPECT_EQ(*again.message, *first.message);  // byte for byte, MAC included
+  EXPECT_EQ(issuer_.requests.size(), 1U);     // the issuer saw it once
+  // The same key with other bytes: 94.
+  EXPECT_EQ(Decode(Send(Build(Purchase("000002", 3, "000000002000"), 3))).Get(39), "94");
+  // The next business day the window is empty again (and yesterday's is deleted by retention).
+  ASSERT_FALSE(store_->DeleteRange(storage::Cf::kMeta, "dup/", "dup/20261128"));
+  std::size_t left = 0;
+  ASSERT_FALSE(store_->Scan(storage::Cf::kMeta, "dup/", [&](std::string_view, std::string_view) {
+    ++left;
+    return true;
+  }));
+  EXPECT_EQ(left, 0U);
 }
 
 TEST_F(PipelineTest, ChecksTheCardBeforeRouting) {
