@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config git python3
+  build-essential cmake ninja-build ccache pkg-config git python3 python3-yaml
   clang-14 clang-format-14 clang-tidy-14 libfuzzer-14-dev libclang-rt-14-dev
   libboost1.81-dev libboost-system1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libssl-dev openssl

@@ -49,5 +49,8 @@ for bench in build/release/bench/*_bench; do
   echo "$(basename "$bench"): ok"
 done
 
+echo "== deploy files"
+scripts/check-deploy.sh
+
 echo "== tests (ASan+UBSan)"
 ctest --preset debug --timeout 300
