@@ -30,7 +30,8 @@ pids+=($!)
 
 cat <<MSG
 
-Switchyard demo: issuers on 127.0.0.1:9583 and :9584, terminals (TLS) on 127.0.0.1:8583.
+Switchyard demo: issuers on 127.0.0.1:9583 and :9584, terminals (TLS) on 127.0.0.1:8583 (AES
+terminals on :8584), metrics on http://127.0.0.1:9090/metrics.
 From a second shell, sign the demo terminal on and buy something (TEST card, PIN 1234):
   $bin term --ca data/tls/switch.crt signon
   $bin term --ca data/tls/switch.crt purchase --pan 4761739001010010 --amount 1250 --pin 1234
