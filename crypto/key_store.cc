@@ -274,10 +274,11 @@ boost::asio::awaitable<Result<PinBlock>> SoftwareKeyStore::TranslateDukptPin(
   auto cache = CacheFor(bdk_id, ksn);
   std::lock_guard lock(cache->mu);
   if ((*bdk)->algorithm == KeyAlgorithm::kTdes) {
-    co_return TranslatePinFromTdesDukpt(cache->tdes, (*bdk)->key, ksn, format, block, pan,
+    co_return TranslatePinFromTdesDukpt(cache->tdes(), (*bdk)->key, ksn, format, block, pan,
                                         (*zpk)->key);
   }
-  co_return TranslatePinFromAesDukpt(cache->aes, (*bdk)->key, ksn, format, block, pan, (*zpk)->key);
+  co_return TranslatePinFromAesDukpt(cache->aes(), (*bdk)->key, ksn, format, block, pan,
+                                     (*zpk)->key);
 }
 
 Result<Mac8> SoftwareKeyStore::ZoneMacNow(const std::string& zak_id,
@@ -353,10 +354,10 @@ Result<Mac8> SoftwareKeyStore::DukptMac(const std::string& bdk_id,
   std::lock_guard lock(cache->mu);
   if ((*bdk)->algorithm == KeyAlgorithm::kTdes) {
     // ANSI X9.24-1:2009 A.2: the MAC request and MAC response variants of the transaction key.
-    auto key = cache->tdes.WorkingKey((*bdk)->key, ksn,
-                                      direction == MacDirection::kRequest
-                                          ? TdesDukptVariant::kMacRequest
-                                          : TdesDukptVariant::kMacResponse);
+    auto key = cache->tdes().WorkingKey((*bdk)->key, ksn,
+                                        direction == MacDirection::kRequest
+                                            ? TdesDukptVariant::kMacRequest
+                                            : TdesDukptVariant::kMacResponse);
     if (!key) {
       return key.error();
     }
@@ -364,11 +365,11 @@ Result<Mac8> SoftwareKeyStore::DukptMac(const std::string& bdk_id,
   }
   // ANSI X9.24-3:2017 6.6: MAC generation (0x2000) for requests, verification (0x2001) for
   // responses, as INTERFACE.md assigns them.
-  auto key = cache->aes.WorkingKey((*bdk)->key, ksn,
-                                   direction == MacDirection::kRequest
-                                       ? AesDukptKeyUsage::kMacGeneration
-                                       : AesDukptKeyUsage::kMacVerification,
-                                   AesDukptKeyType::kAes128);
+  auto key = cache->aes().WorkingKey((*bdk)->key, ksn,
+                                     direction == MacDirection::kRequest
+                                         ? AesDukptKeyUsage::kMacGeneration
+                                         : AesDukptKeyUsage::kMacVerification,
+                                     AesDukptKeyType::kAes128);
   if (!key) {
     return key.error();
   }

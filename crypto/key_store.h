@@ -241,8 +241,21 @@ class SoftwareKeyStore final : public KeyService {
   // kMaxDukptCaches terminals.
   struct DukptCache {
     std::mutex mu;
-    TdesDukptHostCache tdes;
-    AesDukptHostCache aes;
+    // Only the terminal's scheme is ever made (each holds a path of keys: a kilobyte or two).
+    std::unique_ptr<TdesDukptHostCache> tdes_cache;
+    std::unique_ptr<AesDukptHostCache> aes_cache;
+    TdesDukptHostCache& tdes() {
+      if (!tdes_cache) {
+        tdes_cache = std::make_unique<TdesDukptHostCache>();
+      }
+      return *tdes_cache;
+    }
+    AesDukptHostCache& aes() {
+      if (!aes_cache) {
+        aes_cache = std::make_unique<AesDukptHostCache>();
+      }
+      return *aes_cache;
+    }
   };
   struct DukptCaches {
     std::mutex mu;
