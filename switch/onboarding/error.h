@@ -14,21 +14,21 @@
 namespace sy::server::onboarding {
 
 enum class Error : int {
-  kMissing = 1,        // a required field is empty
-  kBadFormat,          // wrong length, character set or shape
-  kBadCheckDigit,      // a check digit or check character does not verify
-  kBadDate,            // a date (an ID number's birth date, an effective date) is impossible
-  kUnknownCode,        // not in the code list (MCC, IBAN country, PRC region)
-  kUnsupported,        // a valid value this path cannot take (an IBAN for a country without IBANs)
-  kNameMismatch,       // an individual's settlement account is not in the applicant's name
-  kOutOfRange,         // a number outside its allowed range (fee rate, cycle, amount)
-  kTransitionRefused,  // the review state machine does not allow this step
-  kStaleVersion,       // the application changed since the caller read it
-  kReasonRequired,     // this step must say why (more information, rejection, withdrawal)
-  kInvalidApplication, // a submission or resubmission whose fields do not validate
-  kUnknownBrand,       // a fee schedule without a rate for the card brand
-  kNoAgreement,        // no agreement (or no fee schedule for the currency) in force on the date
-  kOverflow,           // the result does not fit in int64 minor units
+  kMissing = 1,         // a required field is empty
+  kBadFormat,           // wrong length, character set or shape
+  kBadCheckDigit,       // a check digit or check character does not verify
+  kBadDate,             // a date (an ID number's birth date, an effective date) is impossible
+  kUnknownCode,         // not in the code list (MCC, IBAN country, PRC region)
+  kUnsupported,         // a valid value this path cannot take (an IBAN for a country without IBANs)
+  kNameMismatch,        // an individual's settlement account is not in the applicant's name
+  kOutOfRange,          // a number outside its allowed range (fee rate, cycle, amount)
+  kTransitionRefused,   // the review state machine does not allow this step
+  kStaleVersion,        // the application changed since the caller read it
+  kReasonRequired,      // this step must say why (more information, rejection, withdrawal)
+  kInvalidApplication,  // a submission or resubmission whose fields do not validate
+  kUnknownBrand,        // a fee schedule without a rate for the card brand
+  kNoAgreement,         // no agreement (or no fee schedule for the currency) in force on the date
+  kOverflow,            // the result does not fit in int64 minor units
 };
 
 // The first and last enumerators, for tests that walk every value.

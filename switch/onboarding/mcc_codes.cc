@@ -23,6 +23,7 @@ struct Range {
 };
 
 // Sorted, non-overlapping. Single codes are ranges of one.
+// clang-format off
 constexpr Range kAssigned[] = {
     // Agricultural services
     {742, 742},  // veterinary services
@@ -32,10 +33,7 @@ constexpr Range kAssigned[] = {
     {1520, 1520}, {1711, 1711}, {1731, 1731}, {1740, 1740}, {1750, 1750}, {1761, 1761},
     {1771, 1771}, {1799, 1799}, {2741, 2741}, {2791, 2791}, {2842, 2842},
     // Travel and entertainment: airlines, car rental agencies, lodging (brand-specific codes)
-    {3000, 3299},
-    {3351, 3441},
-    {3501, 3790},
-    {3835, 3835},
+    {3000, 3299}, {3351, 3441}, {3501, 3790}, {3835, 3835},
     // Transportation services
     {4011, 4011}, {4111, 4112}, {4119, 4119}, {4121, 4121}, {4131, 4131}, {4214, 4215},
     {4225, 4225}, {4411, 4411}, {4457, 4457}, {4468, 4468}, {4511, 4511}, {4582, 4582},
@@ -91,6 +89,7 @@ constexpr Range kAssigned[] = {
     // Network-reserved codes
     {9700, 9702}, {9950, 9950},
 };
+// clang-format on
 
 constexpr bool SortedAndDisjoint() {
   for (std::size_t i = 0; i < std::size(kAssigned); ++i) {
@@ -119,9 +118,8 @@ bool IsAssignedMcc(std::string_view mcc) noexcept {
     code = code * 10 + static_cast<unsigned>(c - '0');
   }
   // The first range whose high bound is not below the code.
-  const auto* it = std::lower_bound(
-      std::begin(kAssigned), std::end(kAssigned), code,
-      [](const Range& r, unsigned c) { return r.high < c; });
+  const auto* it = std::lower_bound(std::begin(kAssigned), std::end(kAssigned), code,
+                                    [](const Range& r, unsigned c) { return r.high < c; });
   return it != std::end(kAssigned) && it->low <= code;
 }
 

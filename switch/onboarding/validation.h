@@ -7,7 +7,8 @@
 //
 //   MerchantApplication app{.type = MerchantType::kIndividual, .legal_name = "Zhang San", ...};
 //   for (const FieldError& e : Validate(app, today)) {
-//     std::cerr << e.Describe() << "\n";  // "id_document.number: check character ... does not match"
+//     std::cerr << e.Describe() << "\n";  // "id_document.number: check character ... does not
+//     match"
 //   }
 
 #include <chrono>
