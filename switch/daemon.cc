@@ -22,6 +22,7 @@
 #include "iso8583/dialect.h"
 #include "routing/issuer_link.h"
 #include "storage/journal.h"
+#include "storage/registry.h"
 #include "storage/saf_queue.h"
 #include "switch/config.h"
 #include "switch/http.h"
@@ -89,6 +90,39 @@ void WriteDemoKeys(const fs::path& file, const crypto::SecretBytes& master) {
   WritePrivateFile(file, "# Switchyard demo key store: TEST keys, wrapped under " +
                              std::string("the master key. Never use in production.\n") +
                              store.Serialize());
+}
+
+// The configuration's merchants and terminals into the registry (records "merchant" and
+// "terminal"), each audited as a change by "config" when it differs from what is stored. A record
+// the file no longer lists stays: retire a terminal (status: retired) rather than delete it.
+void ImportConfiguration(const proto::SwitchConfig& config, storage::Registry& registry,
+                         std::ostream& log) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const storage::Change change{.actor = "config", .reason = "configuration file", .at_micros = now};
+  std::size_t changed = 0;
+  auto import = [&](std::string_view kind, const std::string& id,
+                    const google::protobuf::MessageLite& record) {
+    auto stored = registry.GetRaw(kind, id);
+    if (stored && *stored == record.SerializeAsString()) {
+      return;
+    }
+    if (auto ec = registry.Put(kind, id, record, change); ec) {
+      throw std::runtime_error("registry: " + std::string(kind) + " " + id +
+                               " not stored: " + ec.message());
+    }
+    ++changed;
+  };
+  for (const auto& m : config.merchants()) {
+    import("merchant", m.mid(), m);
+  }
+  for (const auto& t : config.terminals()) {
+    import("terminal", t.tid(), t);
+  }
+  if (changed > 0) {
+    log << "registry: " << changed << " merchant and terminal records from the configuration\n";
+  }
 }
 
 std::string Pad11(std::string_view digits) {
@@ -183,6 +217,7 @@ struct Daemon::Impl {
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<storage::Journal> journal;
   std::unique_ptr<storage::SafQueue> saf;
+  std::unique_ptr<storage::Registry> records;  // merchants, terminals (onboarding's, later)
   std::unique_ptr<routing::BinRouter> bins;
   SystemClock clock;
   LinkGateway gateway;
@@ -232,6 +267,8 @@ void Daemon::Impl::RefreshMetrics() {
   SyncCounter(counter("sy_switch_reversals_queued_total", "Reversals queued for issuers"),
               p.reversals_queued.load());
   SyncCounter(counter("sy_switch_stand_in_total", "Stand-in approvals"), p.stand_in.load());
+  gauge("sy_switch_in_flight", "Terminal requests being processed")
+      .Set(static_cast<double>(p.in_flight.load()));
   p.by_type.ForEach([&](std::string_view mti, std::string_view rc, std::string_view route,
                         std::uint64_t n) {
     SyncCounter(
@@ -552,10 +589,13 @@ std::unique_ptr<Daemon> Daemon::Create(const proto::SwitchConfig& config, std::o
   }
   const std::size_t threads =
       config.threads() > 0 ? config.threads() : std::max(1U, std::thread::hardware_concurrency());
+  impl->records = std::make_unique<storage::Registry>(*impl->store);
+  ImportConfiguration(impl->config, *impl->records, log);
   impl->pipeline = std::make_unique<Pipeline>(
       impl->io.get_executor(),
       Pipeline::Deps{&impl->config, impl->keys.get(), impl->journal.get(), impl->saf.get(),
-                     impl->store.get(), impl->bins.get(), &impl->gateway, &impl->clock},
+                     impl->store.get(), impl->bins.get(), &impl->gateway, &impl->clock,
+                     impl->records.get()},
       config.listeners(0).dialect(), threads * 4);
   return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
 }

@@ -148,7 +148,33 @@ Pipeline::Pipeline(asio::any_io_executor executor, Deps deps, std::string termin
   for (std::size_t i = 0; i < std::max<std::size_t>(shards, 1); ++i) {
     shards_.push_back(asio::make_strand(executor_));
   }
-  for (const auto& t : deps_.config->terminals()) {
+  // Terminals and merchants: the registry's records when there is a registry (the daemon imports
+  // the configuration's into it at start; onboarding adds its own), else the configuration's.
+  if (deps_.registry != nullptr) {
+    if (auto ids = deps_.registry->List("terminal"); ids) {
+      for (const auto& id : *ids) {
+        if (auto t = deps_.registry->Get<proto::TerminalProfile>("terminal", id); t) {
+          profiles_.push_back(std::make_unique<proto::TerminalProfile>(std::move(*t)));
+        }
+      }
+    }
+    if (auto ids = deps_.registry->List("merchant"); ids) {
+      for (const auto& id : *ids) {
+        if (auto m = deps_.registry->Get<proto::MerchantConfig>("merchant", id); m) {
+          merchant_records_.push_back(std::make_unique<proto::MerchantConfig>(std::move(*m)));
+        }
+      }
+    }
+  } else {
+    for (const auto& t : deps_.config->terminals()) {
+      profiles_.push_back(std::make_unique<proto::TerminalProfile>(t));
+    }
+    for (const auto& m : deps_.config->merchants()) {
+      merchant_records_.push_back(std::make_unique<proto::MerchantConfig>(m));
+    }
+  }
+  for (const auto& owned : profiles_) {
+    const proto::TerminalProfile& t = *owned;
     auto term = std::make_shared<Terminal>();
     term->profile = &t;
     term->status = ParseStatus(t.status());
@@ -166,8 +192,8 @@ Pipeline::Pipeline(asio::any_io_executor executor, Deps deps, std::string termin
                             }
                             return true;
                           });
-  for (const auto& m : deps_.config->merchants()) {
-    merchants_.emplace(m.mid(), &m);
+  for (const auto& m : merchant_records_) {
+    merchants_.emplace(m->mid(), m.get());
   }
   for (const auto& r : deps_.config->routes()) {
     routes_.emplace(r.id(), &r);
@@ -198,6 +224,11 @@ std::string Pipeline::TerminalStatus(const std::string& tid) const {
 asio::awaitable<Response> Pipeline::Handle(Request request) {
   const auto started = std::chrono::steady_clock::now();
   stats_.requests++;
+  stats_.in_flight++;
+  struct Leave {
+    std::atomic<std::int64_t>& n;
+    ~Leave() { n--; }
+  } leave{stats_.in_flight};  // also when the request ends in an exception
   auto ctx = std::make_shared<Context>();
   ctx->request = std::move(request);
   Response response = co_await Dispatch(ctx);

@@ -31,6 +31,7 @@
 #include "routing/bin_router.h"
 #include "storage/batch_store.h"
 #include "storage/journal.h"
+#include "storage/registry.h"
 #include "storage/saf_queue.h"
 #include "switch/business_day.h"
 #include "switch/issuer_gateway.h"
@@ -51,6 +52,7 @@ struct PipelineStats {
   std::atomic<std::uint64_t> issuer_timeouts{0};
   std::atomic<std::uint64_t> reversals_queued{0};
   std::atomic<std::uint64_t> stand_in{0};  // stand-in approvals
+  std::atomic<std::int64_t> in_flight{0};  // requests being processed now
   RequestCounts by_type;                   // requests by MTI, response code and route
   LatencyHistogram end_to_end;             // request decoded -> answer packed
   LatencyHistogram issuer;                 // issuer request sent -> answer or failure
@@ -67,6 +69,9 @@ class Pipeline final : public RequestHandler {
     routing::BinRouter* bins;
     IssuerGateway* issuers;
     const Clock* clock;
+    // Terminals and merchants come from here when set (records "terminal" and "merchant"), else
+    // from the configuration.
+    storage::Registry* registry = nullptr;
   };
   // `shards` strands on `executor` hold the per-terminal state.
   Pipeline(boost::asio::any_io_executor executor, Deps deps, std::string terminal_dialect,
@@ -157,6 +162,8 @@ class Pipeline final : public RequestHandler {
   Deps deps_;
   std::shared_ptr<const iso8583::Dialect> terminal_dialect_;
   std::vector<boost::asio::strand<boost::asio::any_io_executor>> shards_;
+  std::vector<std::unique_ptr<proto::TerminalProfile>> profiles_;
+  std::vector<std::unique_ptr<proto::MerchantConfig>> merchant_records_;
   std::map<std::string, std::shared_ptr<Terminal>, std::less<>> terminals_;
   std::map<std::string, const proto::MerchantConfig*, std::less<>> merchants_;
   std::map<std::string, const proto::RouteConfig*, std::less<>> routes_;
