@@ -98,10 +98,11 @@ class PipelineTest : public ::testing::Test {
   }
 
   // A terminal message for TERM0001 at KSN counter `counter`, MACed under the MAC-request key.
-  std::string Build(iso8583::Message m, std::uint32_t counter, bool mac = true) {
+  std::string Build(iso8583::Message m, std::uint32_t counter, bool mac = true,
+                    std::string_view tid = "TERM0001") {
     char ksn_hex[21];
     std::snprintf(ksn_hex, sizeof(ksn_hex), "FFFF9876543210E%05X", counter);
-    m.Set(41, "TERM0001");
+    m.Set(41, tid);
     m.Set(62, ksn_hex);
     const auto ksn = crypto::FromHex(ksn_hex).value();
     std::string out;
@@ -915,6 +916,23 @@ TEST_F(PipelineTest, ATerminalStaysActiveAcrossARestart) {
   EXPECT_EQ(pipeline_->TerminalStatus("TERM0001"), "active");
   EXPECT_EQ(Decode(Send(Build(Purchase("000002", 2, "000000001000"), 2))).Get(39), "00");
   EXPECT_EQ(pipeline_->TerminalStatus("TERM0002"), "provisioned");
+}
+
+TEST_F(PipelineTest, TakesItsTerminalsAndMerchantsFromTheRegistryWhenThereIsOne) {
+  storage::Registry registry(*store_);
+  proto::TerminalProfile t = config_.terminals(0);  // TERM0001's keys, filed under another TID
+  t.set_tid("TERM0009");
+  ASSERT_FALSE(registry.Put("terminal", "TERM0009", t, {.actor = "test", .reason = "onboarded"}));
+  ASSERT_FALSE(registry.Put("merchant", config_.merchants(0).mid(), config_.merchants(0),
+                            {.actor = "test", .reason = "onboarded"}));
+  Pipeline::Deps deps{&config_,    keys_.get(), journal_.get(), saf_.get(), store_.get(),
+                      bins_.get(), &issuer_,    clock_.get(),   &registry};
+  pipeline_ = std::make_unique<Pipeline>(io_.get_executor(), deps, "iso87b", 2);
+  EXPECT_EQ(pipeline_->TerminalStatus("TERM0009"), "provisioned");
+  EXPECT_EQ(pipeline_->TerminalStatus("TERM0001"), "");  // only in the configuration
+  EXPECT_EQ(Decode(Send(Build(SignOn("000001"), 1, true, "TERM0009"))).Get(39), "00");
+  EXPECT_EQ(pipeline_->TerminalStatus("TERM0009"), "active");
+  pipeline_.reset();
 }
 
 TEST(LuhnTest, ChecksTheCheckDigit) {
