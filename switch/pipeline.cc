@@ -327,7 +327,10 @@ asio::awaitable<Pipeline::Locked> Pipeline::LockByRrn(std::string_view rrn) {
     out.record = found.error();
     co_return out;
   }
-  // Read again under the record's lock: the version found may have changed meanwhile.
+  // Locks in order — the record's terminal batch, then the record — and reads it again: the
+  // version found may have changed meanwhile. The batch lock keeps a batch close of that
+  // terminal from moving the record while it changes (BatchClose takes only the batch lock).
+  out.batch_guard = co_await locks_.Acquire("batch/" + found->tid());
   out.guard = co_await locks_.Acquire("txn/" + std::to_string(found->id()));
   out.record = deps_.journal->Get(found->id());
   co_return out;
@@ -854,6 +857,8 @@ asio::awaitable<Response> Pipeline::Reversal(Context& ctx) {
     co_return Remember(t, key, std::move(r));
   }
   // Read again under the record's lock: a void or a refund may be changing it.
+  // The batch, then the record (the lock order of LockByRrn).
+  KeyedLock::Guard batch_guard = co_await locks_.Acquire("batch/" + t.profile->tid());
   KeyedLock::Guard guard = co_await locks_.Acquire("txn/" + std::to_string(original->id()));
   auto fresh = deps_.journal->Get(original->id());
   if (!fresh) {

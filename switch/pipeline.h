@@ -124,6 +124,7 @@ class Pipeline final : public RequestHandler {
   boost::asio::awaitable<boost::system::error_code> Commit(Write write, Context* ctx = nullptr);
   // The record with this RRN, read under its lock (held by `guard`); kNotFound when none.
   struct Locked {
+    KeyedLock::Guard batch_guard;  // the record's terminal batch (taken first)
     KeyedLock::Guard guard;
     storage::Result<proto::TransactionRecord> record{make_error_code(storage::Error::kNotFound)};
   };

@@ -128,8 +128,14 @@ asio::awaitable<Response> Pipeline::Void(Context& ctx) {
   }
   // Voiding a refund gives its purchase the amount back.
   std::optional<proto::TransactionRecord> purchase;
+  KeyedLock::Guard purchase_batch_guard;
   KeyedLock::Guard purchase_guard;
   if (IsBatchCredit(original) && original.original_id() != 0) {
+    // The purchase may be another terminal's: its batch lock too (never ours twice: the lock is
+    // not re-entrant), then its record lock.
+    if (auto p = deps_.journal->Get(original.original_id()); p && p->tid() != original.tid()) {
+      purchase_batch_guard = co_await locks_.Acquire("batch/" + p->tid());
+    }
     purchase_guard = co_await locks_.Acquire("txn/" + std::to_string(original.original_id()));
     if (auto p = deps_.journal->Get(original.original_id()); p) {
       purchase = std::move(*p);
@@ -365,6 +371,9 @@ asio::awaitable<Response> Pipeline::BatchClose(Context& ctx) {
   std::vector<proto::TransactionRecord> moved = std::move(*items);
   Write write;
   for (auto& r : moved) {
+    if (r.state() == proto::TXN_FORWARDED) {
+      continue;  // still in flight: its outcome belongs to the next batch (its write would race)
+    }
     const bool counted = (IsBatchDebit(r) || IsBatchCredit(r)) && r.currency() == currency;
     r.set_batch_number(number);
     if (counted) {

@@ -636,6 +636,27 @@ TEST_F(PipelineTest, ClosesABatchWhoseTotalsAgree) {
       "12");
 }
 
+TEST_F(PipelineTest, ABatchCloseLeavesATransactionStillInFlightInTheOpenBatch) {
+  SignOnOk();
+  proto::TransactionRecord in_flight;
+  in_flight.set_tid("TERM0001");
+  in_flight.set_mid("MERCHANT0000001");
+  in_flight.set_mti("0200");
+  in_flight.set_processing_code("000000");
+  in_flight.set_stan("000099");
+  in_flight.set_transmission_time("1127170000");
+  in_flight.set_rrn("633100000099");
+  in_flight.set_amount_minor(700);
+  in_flight.set_currency(978);
+  in_flight.set_business_date("20261127");
+  in_flight.set_state(proto::TXN_FORWARDED);
+  ASSERT_FALSE(journal_->AppendSync(in_flight, kPan));
+  auto close = Decode(Send(Build(BatchCloseMessage("920000", "000002", 0, 0, 0, 0), 2, false)));
+  EXPECT_EQ(close.Get(39), "00");
+  // Its outcome is written by its own pipeline later, with batch 0: the close must not move it.
+  EXPECT_EQ(journal_->Get(in_flight.id())->batch_number(), 0U);
+}
+
 TEST_F(PipelineTest, ReconcilesABatchThroughItsUploadWhenTheTotalsDisagree) {
   SignOnOk();
   auto a = Decode(Send(Build(Purchase("000002", 2, "000000001000", false), 2)));
