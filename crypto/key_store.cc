@@ -244,17 +244,27 @@ Result<const SoftwareKeyStore::Entry*> SoftwareKeyStore::Find(const std::string&
   return &it->second;
 }
 
-Result<Mac8> SoftwareKeyStore::Mac(const Entry& zak, std::span<const std::uint8_t> data) const {
-  if (zak.algorithm == KeyAlgorithm::kTdes) {
-    return RetailMac(zak.key, data, MacPadding::kMethod1);
+namespace {
+// A message MAC under a TDES key (ISO 9797-1 algorithm 3, padding method 1) or an AES key
+// (AES-CMAC, leftmost 8 bytes), as the contract uses them on both interfaces.
+Result<Mac8> MessageMac(KeyAlgorithm algorithm, const SecretBytes& key,
+                        std::span<const std::uint8_t> data) {
+  if (algorithm == KeyAlgorithm::kTdes) {
+    return RetailMac(key, data, MacPadding::kMethod1);
   }
-  auto full = AesCmac(zak.key, data);
+  auto full = AesCmac(key, data);
   if (!full) {
     return full.error();
   }
   Mac8 mac{};
   std::copy_n(full->begin(), mac.size(), mac.begin());
+  internal::Cleanse(full->data(), full->size());
   return mac;
+}
+}  // namespace
+
+Result<Mac8> SoftwareKeyStore::Mac(const Entry& zak, std::span<const std::uint8_t> data) const {
+  return MessageMac(zak.algorithm, zak.key, data);
 }
 
 boost::asio::awaitable<Result<PinBlock>> SoftwareKeyStore::TranslateDukptPin(
@@ -373,14 +383,7 @@ Result<Mac8> SoftwareKeyStore::DukptMac(const std::string& bdk_id,
   if (!key) {
     return key.error();
   }
-  auto full = AesCmac(*key, data);
-  if (!full) {
-    return full.error();
-  }
-  Mac8 mac{};
-  std::copy_n(full->begin(), mac.size(), mac.begin());
-  internal::Cleanse(full->data(), full->size());
-  return mac;
+  return MessageMac(KeyAlgorithm::kAes, *key, data);
 }
 
 boost::asio::awaitable<Result<Mac8>> SoftwareKeyStore::GenerateDukptMac(
@@ -496,17 +499,7 @@ Result<Mac8> SoftwareKeyStore::SessionMac(const std::string& tid, SessionSlot sl
   if (key.empty()) {
     return Error::kUnknownKeyId;
   }
-  if (it->second.algorithm == KeyAlgorithm::kTdes) {
-    return RetailMac(key, data, MacPadding::kMethod1);
-  }
-  auto full = AesCmac(key, data);
-  if (!full) {
-    return full.error();
-  }
-  Mac8 mac{};
-  std::copy_n(full->begin(), mac.size(), mac.begin());
-  internal::Cleanse(full->data(), full->size());
-  return mac;
+  return MessageMac(it->second.algorithm, key, data);
 }
 
 boost::asio::awaitable<Result<Mac8>> SoftwareKeyStore::GenerateSessionMac(
