@@ -107,6 +107,11 @@ class Pipeline final : public RequestHandler {
   // A journal record of the request with what every record carries (ids, terminal, amounts,
   // business date, the switch's RRN); `id` 0 reserves a new one.
   proto::TransactionRecord NewRecord(const Context& ctx, std::uint64_t id = 0);
+  // A void's or completion's own record: approved, naming its original, on the original's route
+  // with its approval code.
+  proto::TransactionRecord FollowUpRecord(const Context& ctx,
+                                          const proto::TransactionRecord& original,
+                                          std::int64_t now, std::string_view what);
   // One atomic, durable write of journal records (each with the PAN to seal, or empty to keep
   // the sealed one), an optional SAF entry and other mutations.
   struct Write {

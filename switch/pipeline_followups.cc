@@ -81,6 +81,19 @@ Totals TerminalTotals(const proto::BatchRecord& b) {
 
 }  // namespace
 
+proto::TransactionRecord Pipeline::FollowUpRecord(const Context& ctx,
+                                                  const proto::TransactionRecord& original,
+                                                  std::int64_t now, std::string_view what) {
+  proto::TransactionRecord rec = NewRecord(ctx);
+  rec.set_original_id(original.id());
+  rec.set_route(original.route());
+  rec.set_approval_code(original.approval_code());
+  rec.set_response_code("00");
+  AddEvent(rec, proto::TXN_ANSWERED, now, "00",
+           std::string(what) + " of transaction " + std::to_string(original.id()));
+  return rec;
+}
+
 asio::awaitable<Response> Pipeline::Void(Context& ctx) {
   Terminal& t = *ctx.terminal;
   const iso8583::Message& m = ctx.msg;
@@ -145,13 +158,7 @@ asio::awaitable<Response> Pipeline::Void(Context& ctx) {
   }
 
   const std::int64_t now = Micros(deps_.clock->Now());
-  proto::TransactionRecord rec = NewRecord(ctx);
-  rec.set_original_id(original.id());
-  rec.set_route(original.route());
-  rec.set_approval_code(original.approval_code());
-  rec.set_response_code("00");
-  AddEvent(rec, proto::TXN_ANSWERED, now, "00",
-           "void of transaction " + std::to_string(original.id()));
+  proto::TransactionRecord rec = FollowUpRecord(ctx, original, now, "void");
   AddEvent(original, proto::TXN_VOIDED, now, "",
            "voided by transaction " + std::to_string(rec.id()));
   Write write;
@@ -241,13 +248,7 @@ asio::awaitable<Response> Pipeline::Completion(Context& ctx) {
   }
 
   const std::int64_t now = Micros(deps_.clock->Now());
-  proto::TransactionRecord rec = NewRecord(ctx);
-  rec.set_original_id(preauth.id());
-  rec.set_route(preauth.route());
-  rec.set_approval_code(preauth.approval_code());
-  rec.set_response_code("00");
-  AddEvent(rec, proto::TXN_ANSWERED, now, "00",
-           "completion of transaction " + std::to_string(preauth.id()));
+  proto::TransactionRecord rec = FollowUpRecord(ctx, preauth, now, "completion");
   AddEvent(preauth, proto::TXN_COMPLETED, now, "",
            "completed by transaction " + std::to_string(rec.id()));
   Write write;
