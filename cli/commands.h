@@ -42,6 +42,10 @@ int RunTerm(Args args, Io& io);
 // switchyard bench [options] | bench provision --terminals N: the load harness (docs/bench.md).
 int RunBench(Args args, Io& io);
 
+// switchyard settle --data DIR --date YYYYMMDD --out DIR [--agreements FILE] [--holidays FILE]
+//   [--config FILE] [--json]: the settlement run of one business date (docs/settlement.md).
+int RunSettle(Args args, Io& io);
+
 // switchyard keys ipek|dukpt|kcv|pinblock|mac|generate|combine|translate ...
 int RunKeys(Args args, Io& io);
 

@@ -22,6 +22,7 @@ constexpr Subcommand kSubcommands[] = {
     {"issuer-sim", sy::cli::RunIssuerSim, "run the issuer host simulator (TEST card accounts)"},
     {"journal", sy::cli::RunJournal, "look transactions up, list in-flight and SAF, verify"},
     {"bench", sy::cli::RunBench, "load harness: many simulated terminals, latency, throughput"},
+    {"settle", sy::cli::RunSettle, "settle a business date: reports, settlement files, batches"},
     {"keys", sy::cli::RunKeys, "derive, check and convert keys, PIN blocks and MACs"},
 };
 
