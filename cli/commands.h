@@ -49,4 +49,8 @@ int RunSettle(Args args, Io& io);
 // switchyard keys ipek|dukpt|kcv|pinblock|mac|generate|combine|translate ...
 int RunKeys(Args args, Io& io);
 
+// switchyard admin --url URL --token-file FILE [--ca FILE] [--json] applications|agreements|
+//   terminals|audit|health ...: the admin API's client (docs/admin.md).
+int RunAdmin(Args args, Io& io);
+
 }  // namespace sy::cli

@@ -24,6 +24,7 @@ constexpr Subcommand kSubcommands[] = {
     {"bench", sy::cli::RunBench, "load harness: many simulated terminals, latency, throughput"},
     {"settle", sy::cli::RunSettle, "settle a business date: reports, settlement files, batches"},
     {"keys", sy::cli::RunKeys, "derive, check and convert keys, PIN blocks and MACs"},
+    {"admin", sy::cli::RunAdmin, "merchant applications, agreements, terminals, audit (admin API)"},
 };
 
 int Usage(std::ostream& os) {

@@ -24,6 +24,8 @@
 #include "storage/journal.h"
 #include "storage/registry.h"
 #include "storage/saf_queue.h"
+#include "switch/admin/admin_api.h"
+#include "switch/admin/admin_http.h"
 #include "switch/config.h"
 #include "switch/http.h"
 #include "switch/log.h"
@@ -229,6 +231,8 @@ struct Daemon::Impl {
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<OpsHttp> http;
+  std::unique_ptr<admin::AdminApi> admin_api;    // when admin.tokens are configured
+  std::unique_ptr<admin::AdminHttp> admin_http;  // destroyed before admin_api
 
   std::mutex metrics_mu;  // scrapes may overlap; RefreshMetrics runs one at a time
   LatencyHistogram::Snapshot last_end_to_end;
@@ -689,6 +693,28 @@ void Daemon::Start() {
   }
   *d.log << "metrics and health on http://" << d.config.http().address() << ":" << d.http->port()
          << "/metrics, /healthz, /readyz\n";
+  if (d.config.admin().tokens_size() > 0) {
+    proto::AdminConfig admin = d.config.admin();
+    if (auto problems = admin::ResolveAdminConfig(admin, d.config.data_dir()); !problems.empty()) {
+      throw std::runtime_error(problems);
+    }
+    d.admin_api = std::make_unique<admin::AdminApi>(
+        admin, *d.records, d.clock,
+        admin::AdminOptions{.live_status = [&d](const std::string& tid) {
+          return d.pipeline->TerminalStatus(tid);
+        }});
+    d.admin_http = std::make_unique<admin::AdminHttp>(
+        d.io.get_executor(), admin::MakeAdminTlsContext(admin), *d.admin_api);
+    if (auto ec = d.admin_http->Start(admin.address(), static_cast<std::uint16_t>(admin.port()));
+        ec) {
+      throw std::runtime_error("admin API cannot bind " + admin.address() + ":" +
+                               std::to_string(admin.port()) + ": " + ec.message());
+    }
+    *d.log << "admin API on https://" << admin.address() << ":" << d.admin_http->port() << " ("
+           << admin.tokens_size() << " token(s))\n";
+  } else {
+    *d.log << "admin API off: no admin.tokens configured\n";
+  }
   d.work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
       d.io.get_executor());
 }
@@ -718,6 +744,9 @@ void Daemon::Stop() {
   }
   if (d.http) {
     d.http->Stop();
+  }
+  if (d.admin_http) {
+    d.admin_http->Stop();
   }
   for (auto& [id, link] : d.gateway.links) {
     link->Stop();

@@ -1,0 +1,112 @@
+#pragma once
+
+// The admin API (docs/admin.md): merchant applications and their review, agreements, terminal
+// provisioning and maintenance, and the audit log, as HTTP/JSON requests routed without sockets
+// (switch/admin/admin_http.h serves them over TLS). Bodies are proto/onboarding.proto messages in
+// protobuf's JSON mapping; unknown keys are refused. Every change is a storage::Registry::Put by
+// the bearer token's name, so the registry's audit log records who, when, before and after.
+//
+//   AdminApi api(config.admin(), registry, clock);           // after ResolveAdminConfig
+//   auto r = api.Handle("POST", "/v1/applications", {{"authorization", "Bearer " + token}},
+//                       R"({"type": "individual", "legal_name": "Zhang San", ...})");
+//   // r.status 201, r.body {"application": {"id": "APP-000001", "state": "submitted", ...}}
+//
+// Roles: a reviewer moves applications through review; an operator submits applications (for
+// the merchant), answers requests for more information, withdraws, records agreements and
+// provisions and maintains terminals; an auditor reads the audit log. Every role reads
+// applications, agreements and terminals. GET /v1/health needs no token.
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proto/config.pb.h"
+#include "storage/registry.h"
+#include "switch/business_day.h"
+#include "switch/onboarding/application.h"
+#include "switch/onboarding/calendar.h"
+
+namespace sy::server::admin {
+
+enum class Role { kReviewer = 1, kOperator, kAuditor };
+
+// "reviewer", "operator", "auditor".
+[[nodiscard]] std::string_view RoleName(Role role) noexcept;
+
+// Request headers by lower-case name ("authorization").
+using Headers = std::map<std::string, std::string, std::less<>>;
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;  // JSON
+};
+
+struct AdminOptions {
+  // Business days for the review clock. Default: weekends only.
+  onboarding::HolidayCalendar holidays;
+  // What the running pipeline holds for a terminal ("active", ...; empty when unknown), shown
+  // as live_status. Default: none (live_status stays empty).
+  std::function<std::string(const std::string& tid)> live_status;
+};
+
+// Fills in the defaults of `admin` (address 127.0.0.1, port 9443, the certificate and key
+// <data_dir>/tls/switch.crt and .key, review target 5 business days) and checks it. Returns ""
+// when it is usable, else one sentence per problem naming the key ("admin.tokens[1].role: ...").
+[[nodiscard]] std::string ResolveAdminConfig(proto::AdminConfig& admin,
+                                             const std::string& data_dir);
+
+class AdminApi {
+ public:
+  // `config` as ResolveAdminConfig left it. Throws std::invalid_argument when a token's digest
+  // is not 64 hex digits or its role is unknown (start-up only). `registry` and `clock` outlive
+  // the API.
+  AdminApi(const proto::AdminConfig& config, storage::Registry& registry, const Clock& clock,
+           AdminOptions options = {});
+
+  // Answers one request. `target` is the request target ("/v1/applications?state=in_review").
+  // Thread-safe: changes are serialized by a mutex held from the read that a change is checked
+  // against to the registry write, so two reviewers acting on one version cannot both succeed.
+  [[nodiscard]] HttpResponse Handle(std::string_view method, std::string_view target,
+                                    const Headers& headers, std::string_view body);
+
+ private:
+  struct Token {
+    std::string name;
+    std::array<std::uint8_t, 32> digest{};
+    Role role = Role::kReviewer;
+  };
+  struct Caller {
+    std::string name;
+    Role role;
+  };
+
+  [[nodiscard]] const Token* Authenticate(const Headers& headers) const;
+  [[nodiscard]] std::chrono::sys_days Today() const;
+  [[nodiscard]] std::int64_t NowMicros() const;
+
+  HttpResponse SubmitApplication(const Caller& c, std::string_view body);
+  HttpResponse GetApplication(const std::string& id);
+  HttpResponse ListApplications(const std::map<std::string, std::string>& query);
+  HttpResponse TransitionApplication(const Caller& c, const std::string& id, std::string_view body);
+  HttpResponse CreateAgreement(const Caller& c, const std::string& mid, std::string_view body);
+  HttpResponse ListAgreements(const std::string& mid);
+  HttpResponse ProvisionTerminal(const Caller& c, std::string_view body);
+  HttpResponse SetTerminalStatus(const Caller& c, const std::string& tid, std::string_view body);
+  HttpResponse GetTerminal(const std::string& tid);
+  HttpResponse Audit(const std::map<std::string, std::string>& query);
+
+  std::vector<Token> tokens_;
+  storage::Registry& registry_;
+  const Clock& clock_;
+  AdminOptions options_;
+  onboarding::ReviewTarget target_;
+  std::mutex mu_;  // held across every read-check-write
+};
+
+}  // namespace sy::server::admin
