@@ -700,9 +700,12 @@ void Daemon::Start() {
     }
     d.admin_api = std::make_unique<admin::AdminApi>(
         admin, *d.records, d.clock,
-        admin::AdminOptions{.live_status = [&d](const std::string& tid) {
-          return d.pipeline->TerminalStatus(tid);
-        }});
+        admin::AdminOptions{
+            .live_status = [&d](const std::string& tid) { return d.pipeline->TerminalStatus(tid); },
+            .terminal_changed =
+                [&d](const proto::TerminalProfile& t) { d.pipeline->UpsertTerminal(t); },
+            .merchant_changed =
+                [&d](const proto::MerchantConfig& m) { d.pipeline->UpsertMerchant(m); }});
     d.admin_http = std::make_unique<admin::AdminHttp>(
         d.io.get_executor(), admin::MakeAdminTlsContext(admin), *d.admin_api);
     if (auto ec = d.admin_http->Start(admin.address(), static_cast<std::uint16_t>(admin.port()));

@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdio>
 #include <deque>
 #include <iostream>
 #include <iterator>
+#include <mutex>
+#include <shared_mutex>
 #include <sstream>
 
 #include "crypto/digest.h"
@@ -214,11 +217,52 @@ void Pipeline::Activate(Terminal& t) {
 }
 
 std::string Pipeline::TerminalStatus(const std::string& tid) const {
+  auto t = FindTerminal(tid);
+  return t ? StatusName(t->status.load()) : std::string();
+}
+
+std::shared_ptr<Pipeline::Terminal> Pipeline::FindTerminal(std::string_view tid) const {
+  std::shared_lock lock(directory_mu_);
   auto it = terminals_.find(tid);
+  return it == terminals_.end() ? nullptr : it->second;
+}
+
+const proto::MerchantConfig* Pipeline::FindMerchant(std::string_view mid) const {
+  std::shared_lock lock(directory_mu_);
+  auto it = merchants_.find(mid);
+  return it == merchants_.end() ? nullptr : it->second;
+}
+
+void Pipeline::UpsertMerchant(const proto::MerchantConfig& merchant) {
+  std::unique_lock lock(directory_mu_);
+  // Records are never freed: a transaction in flight may still read the version it found.
+  merchant_records_.push_back(std::make_unique<proto::MerchantConfig>(merchant));
+  merchants_[merchant.mid()] = merchant_records_.back().get();
+}
+
+void Pipeline::UpsertTerminal(const proto::TerminalProfile& profile) {
+  std::unique_lock lock(directory_mu_);
+  profiles_.push_back(std::make_unique<proto::TerminalProfile>(profile));
+  const proto::TerminalProfile* next = profiles_.back().get();
+  auto it = terminals_.find(profile.tid());
   if (it == terminals_.end()) {
-    return {};
+    auto term = std::make_shared<Terminal>();
+    term->profile = next;
+    term->status = ParseStatus(profile.status());
+    term->shard = std::hash<std::string>{}(profile.tid()) % shards_.size();
+    terminals_.emplace(profile.tid(), std::move(term));
+    return;
   }
-  return StatusName(it->second->status.load());
+  // A known terminal changes on its shard, between its requests. "provisioned" does not undo an
+  // activation the terminal earned at sign-on; suspended, retired and active apply as they are.
+  std::shared_ptr<Terminal> t = it->second;
+  asio::post(shards_[t->shard], [t, next] {
+    t->profile = next;
+    const Status status = ParseStatus(next->status());
+    if (status != Status::kProvisioned || t->status != Status::kActive) {
+      t->status = status;
+    }
+  });
 }
 
 asio::awaitable<Response> Pipeline::Handle(Request request) {
@@ -251,11 +295,10 @@ asio::awaitable<Response> Pipeline::Dispatch(std::shared_ptr<Context> ctx) {
     }
     co_return Response{std::nullopt, true};
   }
-  auto it = terminals_.find(ctx->msg.Get(41));
-  if (it == terminals_.end()) {
+  ctx->terminal = FindTerminal(ctx->msg.Get(41));
+  if (!ctx->terminal) {
     co_return co_await Answer(*ctx, "58");
   }
-  ctx->terminal = it->second;
   co_return co_await asio::co_spawn(shards_[ctx->terminal->shard], Process(ctx),
                                     asio::use_awaitable);
 }
@@ -678,8 +721,7 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
        std::find(ctx.request.peer_names.begin(), ctx.request.peer_names.end(), t.profile->tid()) ==
            ctx.request.peer_names.end())) {
     refusal = "58";
-  } else if (m.Has(42) &&
-             (merchants_.find(m.Get(42)) == merchants_.end() || m.Get(42) != t.profile->mid())) {
+  } else if (m.Has(42) && (FindMerchant(m.Get(42)) == nullptr || m.Get(42) != t.profile->mid())) {
     refusal = "03";
   }
   std::optional<std::string> mac_rc;
@@ -940,7 +982,7 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   if (auto done = co_await Admit(ctx, key); done) {
     co_return std::move(*done);
   }
-  auto merchant = merchants_.find(m.Get(42));
+  const proto::MerchantConfig* merchant = FindMerchant(m.Get(42));
   auto finish = [&](Response r) { return Remember(t, key, std::move(r)); };
 
   // 6. Card checks.
@@ -1045,7 +1087,7 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   if (!acq.forwarding_institution().empty()) {
     out.Set(33, acq.forwarding_institution());
   }
-  const proto::MerchantConfig& merchant_cfg = *merchant->second;
+  const proto::MerchantConfig& merchant_cfg = *merchant;
   if (!merchant_cfg.mcc().empty()) {
     out.Set(18, merchant_cfg.mcc());
   }

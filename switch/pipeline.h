@@ -22,6 +22,7 @@
 #include <boost/asio/strand.hpp>
 #include <map>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,11 @@ class Pipeline final : public RequestHandler {
   [[nodiscard]] const PipelineStats& stats() const noexcept { return stats_; }
   // "active", "provisioned", ... of a terminal; empty when unknown (for tests and the admin API).
   [[nodiscard]] std::string TerminalStatus(const std::string& tid) const;
+
+  // A terminal or merchant created or changed while the switch runs (the admin API, after its
+  // registry write): served from the next request on. Thread-safe.
+  void UpsertTerminal(const proto::TerminalProfile& profile);
+  void UpsertMerchant(const proto::MerchantConfig& merchant);
 
  private:
   struct Terminal;
@@ -168,6 +174,11 @@ class Pipeline final : public RequestHandler {
   Deps deps_;
   std::shared_ptr<const iso8583::Dialect> terminal_dialect_;
   std::vector<boost::asio::strand<boost::asio::any_io_executor>> shards_;
+  std::shared_ptr<Terminal> FindTerminal(std::string_view tid) const;
+  const proto::MerchantConfig* FindMerchant(std::string_view mid) const;
+  // Guards the directory below (profiles, terminals, merchants): read by every request, written
+  // by Upsert*. A Terminal's own fields belong to its shard.
+  mutable std::shared_mutex directory_mu_;
   std::vector<std::unique_ptr<proto::TerminalProfile>> profiles_;
   std::vector<std::unique_ptr<proto::MerchantConfig>> merchant_records_;
   std::map<std::string, std::shared_ptr<Terminal>, std::less<>> terminals_;

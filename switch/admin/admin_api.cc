@@ -1004,6 +1004,9 @@ HttpResponse AdminApi::TransitionApplication(const Caller& c, const std::string&
     if (auto ec = registry_.Put(kMerchant, m.mid(), m, change); ec) {
       return StoreFailure("merchant " + m.mid(), ec);
     }
+    if (options_.merchant_changed) {
+      options_.merchant_changed(m);
+    }
   }
   if (auto ec = registry_.Put(kApplication, id, *record, change); ec) {
     return StoreFailure("application " + id, ec);
@@ -1295,6 +1298,9 @@ HttpResponse AdminApi::ProvisionTerminal(const Caller& c, std::string_view body)
       ec) {
     return StoreFailure("terminal " + t.tid(), ec);
   }
+  if (options_.terminal_changed) {
+    options_.terminal_changed(t);
+  }
   return Json(201, View(t, options_));
 }
 
@@ -1355,6 +1361,9 @@ HttpResponse AdminApi::SetTerminalStatus(const Caller& c, const std::string& tid
                                .at_micros = NowMicros()});
       ec) {
     return StoreFailure("terminal " + tid, ec);
+  }
+  if (options_.terminal_changed) {
+    options_.terminal_changed(*t);
   }
   return Json(200, View(*t, options_));
 }

@@ -53,6 +53,10 @@ struct AdminOptions {
   // What the running pipeline holds for a terminal ("active", ...; empty when unknown), shown
   // as live_status. Default: none (live_status stays empty).
   std::function<std::string(const std::string& tid)> live_status;
+  // Called after a terminal or merchant record is written, so the running switch serves the
+  // change at once. Default: none (the change is served after a restart).
+  std::function<void(const proto::TerminalProfile&)> terminal_changed;
+  std::function<void(const proto::MerchantConfig&)> merchant_changed;
 };
 
 // Fills in the defaults of `admin` (address 127.0.0.1, port 9443, the certificate and key

@@ -956,6 +956,27 @@ TEST_F(PipelineTest, TakesItsTerminalsAndMerchantsFromTheRegistryWhenThereIsOne)
   pipeline_.reset();
 }
 
+TEST_F(PipelineTest, ServesATerminalProvisionedOrSuspendedWhileItRuns) {
+  proto::TerminalProfile t = config_.terminals(0);  // TERM0001's keys under a new TID
+  t.set_tid("TERM0009");
+  EXPECT_EQ(pipeline_->TerminalStatus("TERM0009"), "");
+  pipeline_->UpsertTerminal(t);
+  EXPECT_EQ(pipeline_->TerminalStatus("TERM0009"), "provisioned");
+  EXPECT_EQ(Decode(Send(Build(SignOn("000001"), 1, true, "TERM0009"))).Get(39), "00");
+  EXPECT_EQ(Decode(Send(Build(Purchase("000002", 2, "000000001000"), 2, true, "TERM0009"))).Get(39),
+            "00");
+  // A profile change that leaves it "provisioned" does not undo the activation; a suspension
+  // applies from the next request.
+  pipeline_->UpsertTerminal(t);
+  EXPECT_EQ(Decode(Send(Build(Purchase("000003", 3, "000000001000"), 3, true, "TERM0009"))).Get(39),
+            "00");
+  t.set_status("suspended");
+  pipeline_->UpsertTerminal(t);
+  EXPECT_EQ(Decode(Send(Build(Purchase("000004", 4, "000000001000"), 4, true, "TERM0009"))).Get(39),
+            "58");
+  EXPECT_EQ(pipeline_->TerminalStatus("TERM0009"), "suspended");
+}
+
 TEST(LuhnTest, ChecksTheCheckDigit) {
   EXPECT_TRUE(LuhnValid("4761739001010010"));
   EXPECT_TRUE(LuhnValid("6011000990139424"));
