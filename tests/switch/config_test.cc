@@ -24,7 +24,7 @@ TEST(ConfigTest, TheEmbeddedDefaultsLoadAndValidate) {
   EXPECT_EQ(c->mode(), "demo");
   ASSERT_EQ(c->listeners_size(), 2);
   EXPECT_EQ(c->listeners(0).port(), 8583U);
-  EXPECT_EQ(c->listeners(0).max_frame(), 4096U);  // filled by ApplyDefaults
+  EXPECT_EQ(c->listeners(0).max_frame(), 4096U);         // filled by ApplyDefaults
   EXPECT_EQ(c->listeners(1).dialect(), "iso87b-pin16");  // AES terminals' 16-byte PIN blocks
   EXPECT_EQ(c->routes(0).dialect(), "iso87a");
   EXPECT_EQ(c->bins(0).high(), c->bins(0).low());
