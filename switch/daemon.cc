@@ -705,7 +705,9 @@ void Daemon::Start() {
             .terminal_changed =
                 [&d](const proto::TerminalProfile& t) { d.pipeline->UpsertTerminal(t); },
             .merchant_changed =
-                [&d](const proto::MerchantConfig& m) { d.pipeline->UpsertMerchant(m); }});
+                [&d](const proto::MerchantConfig& m) { d.pipeline->UpsertMerchant(m); },
+            .was_activated =
+                [&d](const std::string& tid) { return d.pipeline->WasActivated(tid); }});
     d.admin_http = std::make_unique<admin::AdminHttp>(
         d.io.get_executor(), admin::MakeAdminTlsContext(admin), *d.admin_api);
     if (auto ec = d.admin_http->Start(admin.address(), static_cast<std::uint16_t>(admin.port()));

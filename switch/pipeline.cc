@@ -221,6 +221,11 @@ std::string Pipeline::TerminalStatus(const std::string& tid) const {
   return t ? StatusName(t->status.load()) : std::string();
 }
 
+bool Pipeline::WasActivated(const std::string& tid) const {
+  auto stored = deps_.store->Get(storage::Cf::kMeta, "terminal-status/" + tid);
+  return stored && *stored == "active";
+}
+
 std::shared_ptr<Pipeline::Terminal> Pipeline::FindTerminal(std::string_view tid) const {
   std::shared_lock lock(directory_mu_);
   auto it = terminals_.find(tid);

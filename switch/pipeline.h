@@ -87,6 +87,9 @@ class Pipeline final : public RequestHandler {
   // A terminal or merchant created or changed while the switch runs (the admin API, after its
   // registry write): served from the next request on. Thread-safe.
   void UpsertTerminal(const proto::TerminalProfile& profile);
+  // Whether the terminal activated itself (first sign-on with a valid MAC) at some point, now or
+  // before a restart. Thread-safe.
+  [[nodiscard]] bool WasActivated(const std::string& tid) const;
   void UpsertMerchant(const proto::MerchantConfig& merchant);
 
  private:

@@ -1353,6 +1353,11 @@ HttpResponse AdminApi::SetTerminalStatus(const Caller& c, const std::string& tid
         }
       }
     }
+    // The registry's record says "provisioned" for a terminal that activated itself at its
+    // sign-on (the switch keeps that activation); ask the switch.
+    if (next == "provisioned" && options_.was_activated && options_.was_activated(tid)) {
+      next = "active";
+    }
   }
   t->set_status(next);
   if (auto ec = registry_.Put(kTerminal, tid, *t,

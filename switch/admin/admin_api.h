@@ -57,6 +57,9 @@ struct AdminOptions {
   // change at once. Default: none (the change is served after a restart).
   std::function<void(const proto::TerminalProfile&)> terminal_changed;
   std::function<void(const proto::MerchantConfig&)> merchant_changed;
+  // Whether the switch ever activated the terminal (its first sign-on with a valid MAC), which
+  // the registry's record does not show. Default: none (never).
+  std::function<bool(const std::string& tid)> was_activated;
 };
 
 // Fills in the defaults of `admin` (address 127.0.0.1, port 9443, the certificate and key
