@@ -58,42 +58,6 @@ json::object Obj(const json::object& o, std::string_view key) {
   return v != nullptr && v->is_object() ? v->as_object() : json::object{};
 }
 
-// The last line of `text` that parses as a JSON object.
-std::optional<json::object> LastJsonObject(const std::string& text) {
-  std::optional<json::object> last;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) {
-      end = text.size();
-    }
-    const std::string line = text.substr(start, end - start);
-    start = end + 1;
-    if (line.empty() || line[0] != '{') {
-      continue;
-    }
-    boost::system::error_code ec;
-    json::value v = json::parse(line, ec);
-    if (!ec && v.is_object()) {
-      last = v.as_object();
-    }
-  }
-  return last;
-}
-
-// "name{labels} value" from Prometheus text.
-std::optional<double> PromValue(const std::string& body, const std::string& series) {
-  const std::string needle = series + " ";
-  std::size_t pos = 0;
-  while ((pos = body.find(needle, pos)) != std::string::npos) {
-    if (pos == 0 || body[pos - 1] == '\n') {
-      return std::strtod(body.c_str() + pos + needle.size(), nullptr);
-    }
-    pos += needle.size();
-  }
-  return std::nullopt;
-}
-
 std::size_t Occurrences(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
   for (std::size_t pos = text.find(needle); pos != std::string::npos;

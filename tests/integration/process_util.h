@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -318,6 +319,42 @@ bool WaitUntil(Predicate done, milliseconds timeout, milliseconds step = millise
     }
     std::this_thread::sleep_for(step);
   }
+}
+
+// The last line of `text` that parses as a JSON object.
+inline std::optional<boost::json::object> LastJsonObject(const std::string& text) {
+  std::optional<boost::json::object> last;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) {
+      end = text.size();
+    }
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (line.empty() || line[0] != '{') {
+      continue;
+    }
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(line, ec);
+    if (!ec && v.is_object()) {
+      last = v.as_object();
+    }
+  }
+  return last;
+}
+
+// "name{labels} value" from Prometheus text.
+inline std::optional<double> PromValue(const std::string& body, const std::string& series) {
+  const std::string needle = series + " ";
+  std::size_t pos = 0;
+  while ((pos = body.find(needle, pos)) != std::string::npos) {
+    if (pos == 0 || body[pos - 1] == '\n') {
+      return std::strtod(body.c_str() + pos + needle.size(), nullptr);
+    }
+    pos += needle.size();
+  }
+  return std::nullopt;
 }
 
 }  // namespace sy::proc_test
