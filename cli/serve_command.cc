@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "switch/config.h"
 #include "switch/daemon.h"
+#include "switch/log.h"
 
 namespace sy::cli {
 namespace {
@@ -22,7 +23,8 @@ constexpr std::string_view kUsage =
     "  --port N       the listeners' ports: N, N+1, ... Default: 8583 (terminals), 8584 (AES)\n"
     "  --plain        serve every listener on plain TCP (with a warning); for local tests\n"
     "  --check        validate the configuration and exit\n"
-    "Stops cleanly on SIGINT or SIGTERM; SIGHUP reloads the BIN table from the configuration.\n";
+    "Stops cleanly on SIGINT or SIGTERM; SIGHUP reloads the BIN table and the log level from the\n"
+    "configuration.\n";
 
 }  // namespace
 
@@ -138,6 +140,12 @@ int RunServe(Args args, Io& io) {
       }
       for (const auto& line : daemon->ReloadBins(*fresh)) {
         io.err << "switchyard serve: " << line << "\n";
+      }
+      // The log level too: raise it to debug an incident, lower it again, without a restart.
+      if (server::LogLevel level; server::ParseLogLevel(fresh->log_level(), level)) {
+        server::SetLogLevel(level);
+        io.err << "switchyard serve: log level "
+               << (fresh->log_level().empty() ? "info" : fresh->log_level()) << "\n";
       }
     }
   });

@@ -156,6 +156,9 @@ void Validate(const proto::SwitchConfig& c, std::vector<std::string>& problems) 
   if (LogLevel level; !ParseLogLevel(c.log_level(), level)) {
     bad("log_level", "'" + c.log_level() + "' is not error, warning, info or debug");
   }
+  if (LogFormat format; !ParseLogFormat(c.log_format(), format)) {
+    bad("log_format", "'" + c.log_format() + "' is not text or json");
+  }
   if (c.completion_tolerance_percent() > 100) {
     bad("completion_tolerance_percent",
         std::to_string(c.completion_tolerance_percent()) + " is above 100");

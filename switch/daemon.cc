@@ -535,6 +535,9 @@ std::unique_ptr<Daemon> Daemon::Create(const proto::SwitchConfig& config, std::o
   if (LogLevel level; ParseLogLevel(config.log_level(), level)) {
     SetLogLevel(level);
   }
+  if (LogFormat format; ParseLogFormat(config.log_format(), format)) {
+    SetLogFormat(format);
+  }
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   impl->log = &log;

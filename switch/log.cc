@@ -3,12 +3,77 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <string>
 
 namespace sy::server {
 namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<int> g_format{static_cast<int>(LogFormat::kText)};
+
+const char* LevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kDebug:
+      break;
+  }
+  return "debug";
+}
 }  // namespace
+
+bool ParseLogFormat(std::string_view name, LogFormat& out) {
+  if (name.empty() || name == "text") {
+    out = LogFormat::kText;
+  } else if (name == "json") {
+    out = LogFormat::kJson;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+void SetLogFormat(LogFormat format) { g_format.store(static_cast<int>(format)); }
+
+std::string FormatLogLine(LogFormat format, LogLevel level, std::int64_t micros,
+                          std::string_view text) {
+  if (format == LogFormat::kText) {
+    return std::string(text);
+  }
+  const std::time_t seconds = static_cast<std::time_t>(micros / 1000000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char stamp[40];
+  std::snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(micros % 1000000));
+  std::string out = "{\"ts\":\"";
+  out += stamp;
+  out += "\",\"level\":\"";
+  out += LevelName(level);
+  out += "\",\"msg\":\"";
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      char esc[8];
+      std::snprintf(esc, sizeof(esc), "\\u%04x", u);
+      out += esc;
+    } else {
+      out += c;
+    }
+  }
+  out += "\"}";
+  return out;
+}
 
 bool ParseLogLevel(std::string_view name, LogLevel& out) {
   if (name == "error") {
@@ -32,7 +97,14 @@ bool LogEnabled(LogLevel level) noexcept {
 }
 
 LogLine::~LogLine() {
-  std::string line = std::move(out_).str();
+  const auto format = static_cast<LogFormat>(g_format.load(std::memory_order_relaxed));
+  std::string line = format == LogFormat::kText
+                         ? std::move(out_).str()
+                         : FormatLogLine(format, level_,
+                                         std::chrono::duration_cast<std::chrono::microseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count(),
+                                         out_.str());
   line += '\n';
   const char* p = line.data();
   std::size_t left = line.size();
