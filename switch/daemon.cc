@@ -273,6 +273,21 @@ void Daemon::Impl::RefreshMetrics() {
   SyncCounter(counter("sy_switch_stand_in_total", "Stand-in approvals"), p.stand_in.load());
   gauge("sy_switch_in_flight", "Terminal requests being processed")
       .Set(static_cast<double>(p.in_flight.load()));
+  for (const auto& [status, n] : pipeline->TerminalCounts()) {
+    gauge("sy_switch_terminals", "Terminals by status", {{"status", status}})
+        .Set(static_cast<double>(n));
+  }
+  if (admin_api) {
+    const admin::AdminApi::ReviewQueue q = admin_api->Queue();
+    gauge("sy_onboarding_applications_waiting", "Merchant applications waiting for a decision")
+        .Set(static_cast<double>(q.waiting));
+    gauge("sy_onboarding_applications_overdue",
+          "Waiting applications past the review target (business days)")
+        .Set(static_cast<double>(q.overdue));
+    gauge("sy_onboarding_oldest_wait_business_days",
+          "Business days the longest-waiting application has waited")
+        .Set(static_cast<double>(q.oldest_business_days));
+  }
   p.by_type.ForEach([&](std::string_view mti, std::string_view rc, std::string_view route,
                         std::uint64_t n) {
     SyncCounter(

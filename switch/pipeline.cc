@@ -221,6 +221,16 @@ std::string Pipeline::TerminalStatus(const std::string& tid) const {
   return t ? StatusName(t->status.load()) : std::string();
 }
 
+std::map<std::string, std::uint64_t> Pipeline::TerminalCounts() const {
+  std::map<std::string, std::uint64_t> counts{
+      {"active", 0}, {"provisioned", 0}, {"suspended", 0}, {"retired", 0}};
+  std::shared_lock lock(directory_mu_);
+  for (const auto& [tid, t] : terminals_) {
+    ++counts[StatusName(t->status.load())];
+  }
+  return counts;
+}
+
 bool Pipeline::WasActivated(const std::string& tid) const {
   auto stored = deps_.store->Get(storage::Cf::kMeta, "terminal-status/" + tid);
   return stored && *stored == "active";

@@ -90,6 +90,8 @@ class Pipeline final : public RequestHandler {
   // Whether the terminal activated itself (first sign-on with a valid MAC) at some point, now or
   // before a restart. Thread-safe.
   [[nodiscard]] bool WasActivated(const std::string& tid) const;
+  // Terminals by status ("active", "provisioned", "suspended", "retired"), for metrics.
+  [[nodiscard]] std::map<std::string, std::uint64_t> TerminalCounts() const;
   void UpsertMerchant(const proto::MerchantConfig& merchant);
 
  private:

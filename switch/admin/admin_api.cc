@@ -896,6 +896,27 @@ HttpResponse AdminApi::GetApplication(const std::string& id) {
   return Json(200, MakeView(*r, clock_.Now(), options_.holidays, target_));
 }
 
+AdminApi::ReviewQueue AdminApi::Queue() const {
+  ReviewQueue q;
+  auto ids = registry_.List(kApplication);
+  if (!ids) {
+    return q;
+  }
+  const auto now = clock_.Now();
+  for (const auto& id : *ids) {
+    auto r = registry_.Get<proto::MerchantApplication>(kApplication, id);
+    if (!r || r->state() == "approved" || r->state() == "rejected" || r->state() == "withdrawn") {
+      continue;
+    }
+    const proto::ApplicationView v = MakeView(*r, now, options_.holidays, target_);
+    ++q.waiting;
+    q.overdue += v.overdue() ? 1 : 0;
+    q.oldest_business_days =
+        std::max<std::int64_t>(q.oldest_business_days, v.business_days_waiting());
+  }
+  return q;
+}
+
 HttpResponse AdminApi::ListApplications(const std::map<std::string, std::string>& query) {
   std::optional<ApplicationState> state;
   for (const auto& [key, value] : query) {

@@ -82,6 +82,16 @@ class AdminApi {
   [[nodiscard]] HttpResponse Handle(std::string_view method, std::string_view target,
                                     const Headers& headers, std::string_view body);
 
+  // The review queue for metrics: applications waiting for a decision (submitted, in review,
+  // resubmitted, more information requested), how many of them are past the review target, and
+  // the longest wait in business days. Reads the registry; call it at scrape time, not per request.
+  struct ReviewQueue {
+    std::uint64_t waiting = 0;
+    std::uint64_t overdue = 0;
+    std::int64_t oldest_business_days = 0;
+  };
+  [[nodiscard]] ReviewQueue Queue() const;
+
  private:
   struct Token {
     std::string name;

@@ -313,6 +313,20 @@ TEST_F(AdminApiTest, BusinessDaysWaitingRunWhileTheAcquirerOwesTheMove) {
   EXPECT_TRUE(view.overdue());  // the target is 5
 }
 
+TEST_F(AdminApiTest, TheReviewQueueCountsWaitingAndOverdueApplications) {
+  EXPECT_EQ(api_->Queue().waiting, 0U);
+  const std::string a = SubmitSample();
+  clock_.Advance(std::chrono::days(8));  // 6 business days: past the target of 5
+  AdminApi::ReviewQueue q = api_->Queue();
+  EXPECT_EQ(q.waiting, 1U);
+  EXPECT_EQ(q.overdue, 1U);
+  EXPECT_EQ(q.oldest_business_days, 6);
+  Approve(a);  // decided: no longer waiting
+  q = api_->Queue();
+  EXPECT_EQ(q.waiting, 0U);
+  EXPECT_EQ(q.overdue, 0U);
+}
+
 TEST_F(AdminApiTest, TwoReviewersOnOneVersionCannotBothSucceed) {
   const std::string a = SubmitSample();
   // Both read version 1; Ann moves first, Bob's step is stale.

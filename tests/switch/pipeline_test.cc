@@ -924,6 +924,16 @@ TEST_F(PipelineTest, TranslatesAnAesDukptFormat4PinBlockFromAPin16Listener) {
   EXPECT_EQ(pin->as_chars(), kPin);
 }
 
+TEST_F(PipelineTest, CountsTerminalsByStatus) {
+  auto before = pipeline_->TerminalCounts();
+  EXPECT_EQ(before["active"], 0U);
+  EXPECT_EQ(before["provisioned"], static_cast<std::uint64_t>(config_.terminals_size()));
+  SignOnOk();
+  auto after = pipeline_->TerminalCounts();
+  EXPECT_EQ(after["active"], 1U);
+  EXPECT_EQ(after["provisioned"], before["provisioned"] - 1);
+}
+
 TEST_F(PipelineTest, ATerminalStaysActiveAcrossARestart) {
   SignOnOk();
   // The activation is written behind the answer; the writer keeps order, so a write of our own
