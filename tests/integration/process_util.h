@@ -357,4 +357,37 @@ inline std::optional<double> PromValue(const std::string& body, const std::strin
   return std::nullopt;
 }
 
+// The demo's `routes:` block (up to the next top-level key), its endpoint ports 9583 and 9584
+// replaced by the test's issuer ports; empty when the block is not as expected.
+inline std::string DemoRoutes(const std::string& demo_yaml, std::uint16_t port_a,
+                              std::uint16_t port_b) {
+  const std::size_t start = demo_yaml.find("\nroutes:\n");
+  if (start == std::string::npos) {
+    return {};
+  }
+  std::size_t end = start + 1;
+  while (true) {
+    end = demo_yaml.find('\n', end);
+    if (end == std::string::npos || end + 1 >= demo_yaml.size()) {
+      end = demo_yaml.size();
+      break;
+    }
+    const char c = demo_yaml[end + 1];
+    if (c != ' ' && c != '#' && c != '\n' && c != '-') {
+      break;  // the next top-level key
+    }
+    ++end;
+  }
+  std::string block = demo_yaml.substr(start + 1, end - start);
+  for (const auto& [from, to] : {std::pair{std::string("port: 9583}"), port_a},
+                                 std::pair{std::string("port: 9584}"), port_b}}) {
+    const std::size_t at = block.find(from);
+    if (at == std::string::npos || block.find(from, at + 1) != std::string::npos) {
+      return {};
+    }
+    block.replace(at, from.size(), "port: " + std::to_string(to) + "}");
+  }
+  return block;
+}
+
 }  // namespace sy::proc_test
