@@ -439,15 +439,23 @@ class IssuerLink::Impl : public std::enable_shared_from_this<IssuerLink::Impl> {
     }
   }
 
+  // Everything queued while the previous write was on the wire goes out in one gathered write:
+  // under load one send(2) carries many frames, on both sides of the link.
   static asio::awaitable<void> WriteLoop(std::shared_ptr<Impl> self, ConnectionPtr conn) {
+    std::deque<std::string> batch;
+    std::vector<asio::const_buffer> buffers;
     while (!conn->out.empty() && !conn->closed) {
-      auto [ec, n] =
-          co_await asio::async_write(conn->socket, asio::buffer(conn->out.front()), kUseTuple);
+      batch.swap(conn->out);
+      buffers.clear();
+      for (const std::string& frame : batch) {
+        buffers.emplace_back(asio::buffer(frame));
+      }
+      auto [ec, n] = co_await asio::async_write(conn->socket, buffers, kUseTuple);
+      batch.clear();
       if (ec) {
         self->Close(conn, "write failed: " + ec.message());
         break;
       }
-      conn->out.pop_front();
       conn->last_activity = Clock::now();
     }
     conn->writing = false;

@@ -13,6 +13,7 @@ packages=(
   prometheus-cpp-dev
   libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libgoogle-perftools-dev
 )
 
 sudo_cmd=()

@@ -17,6 +17,7 @@
 #include <span>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include "crypto/hex.h"
 #include "crypto/mac.h"
@@ -637,11 +638,18 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // Answers queued while the previous write was on the wire go out in one gathered write.
   static asio::awaitable<void> WriteLoop(std::shared_ptr<Session> self) {
+    std::deque<std::string> batch;
+    std::vector<asio::const_buffer> buffers;
     while (!self->outbox_.empty() && !self->closed_) {
-      const std::string frame = std::move(self->outbox_.front());
-      self->outbox_.pop_front();
-      auto [ec, n] = co_await asio::async_write(self->socket_, asio::buffer(frame), kAsTuple);
+      batch.swap(self->outbox_);
+      buffers.clear();
+      for (const std::string& frame : batch) {
+        buffers.emplace_back(asio::buffer(frame));
+      }
+      auto [ec, n] = co_await asio::async_write(self->socket_, buffers, kAsTuple);
+      batch.clear();
       if (ec) {
         self->Close();
       }

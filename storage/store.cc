@@ -4,6 +4,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <unistd.h>
@@ -20,11 +21,76 @@ const char* const kCfNames[] = {"default",  // RocksDB's default family holds kM
                                 "registry", "audit",         "batch"};
 static_assert(std::size(kCfNames) == static_cast<std::size_t>(Cf::kCount));
 
+// Insert hints for the memtable's skip list. Most keys the switch writes arrive in order within a
+// group — journal ids, in-flight marks and audit sequences overall; an index's keys per terminal,
+// merchant or business date; a terminal's duplicate-window entries; a SAF destination's sequence;
+// a terminal's KSN mark, which is the same key again — so RocksDB can insert each one next to the
+// previous key of its group (the "prefix" here) instead of searching the skip list from the top:
+// that search was the switch's largest single cost (docs/performance.md). A hint is only a
+// starting point: RocksDB checks it, so a key out of order costs a normal search, never a wrong
+// order. Keys with no group (retrieval reference numbers, registry records) are not in the domain.
+class InsertHintPrefix final : public rocksdb::SliceTransform {
+ public:
+  explicit InsertHintPrefix(Cf cf) : cf_(cf) {}
+  const char* Name() const override { return "switchyard.InsertHintPrefix"; }
+
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), PrefixLength(key));
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return PrefixLength(key) != kNone; }
+
+ private:
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
+  // The length of `key`'s group prefix, or kNone.
+  std::size_t PrefixLength(const rocksdb::Slice& key) const {
+    const std::string_view k(key.data(), key.size());
+    switch (cf_) {
+      case Cf::kJournal:
+      case Cf::kInFlight:
+      case Cf::kAudit:
+        return 0;  // one increasing sequence
+      case Cf::kJournalIndex: {
+        // journal.cc: a type letter, then '\0'-separated parts; the first part is the group.
+        // "R" (RRN + date) has none: every RRN is new.
+        if (k.empty() || k[0] == 'R') {
+          return kNone;
+        }
+        const std::size_t end = k.find('\0', 1);
+        return end == std::string_view::npos ? k.size() : end + 1;
+      }
+      case Cf::kSaf: {
+        const std::size_t end = k.find('\0');  // destination '\0' sequence
+        return end == std::string_view::npos ? kNone : end + 1;
+      }
+      case Cf::kMeta: {
+        if (k.starts_with("dup/")) {  // dup/<business date>/<tid>/<request key>
+          const std::size_t date_end = k.find('/', 4);
+          const std::size_t tid_end =
+              date_end == std::string_view::npos ? date_end : k.find('/', date_end + 1);
+          return tid_end == std::string_view::npos ? kNone : tid_end + 1;
+        }
+        if (k.starts_with("ksn-high-water/")) {
+          return k.size();  // the same key, rewritten
+        }
+        return kNone;
+      }
+      default:
+        return kNone;
+    }
+  }
+
+  Cf cf_;
+};
+
 // Options chosen for this write pattern: small records written in synchronous groups, read back
 // by point look-ups (journal, indexes) and short prefix scans (SAF heads, batches).
 rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
-                                           bool point_lookups) {
+                                           bool point_lookups, Cf cf) {
   rocksdb::ColumnFamilyOptions o;
+  if (cf != Cf::kRegistry && cf != Cf::kBatch) {
+    o.memtable_insert_with_hint_prefix_extractor = std::make_shared<InsertHintPrefix>(cf);
+  }
   rocksdb::BlockBasedTableOptions t;
   t.block_cache = cache;  // one cache shared by every family, sized by StoreOptions
   if (point_lookups) {
@@ -86,7 +152,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, std::str
     const bool point = static_cast<Cf>(i) == Cf::kJournal ||
                        static_cast<Cf>(i) == Cf::kJournalIndex ||
                        static_cast<Cf>(i) == Cf::kRegistry;
-    families.emplace_back(kCfNames[i], FamilyOptions(cache, point));
+    families.emplace_back(kCfNames[i], FamilyOptions(cache, point, static_cast<Cf>(i)));
   }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;

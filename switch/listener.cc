@@ -9,7 +9,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,6 +19,8 @@
 #include <list>
 #include <mutex>
 #include <stdexcept>
+
+#include "switch/tls_stream.h"
 
 namespace sy::server {
 namespace {
@@ -37,12 +39,30 @@ class SessionBase {
 };
 
 tcp::socket& Lowest(tcp::socket& s) { return s; }
-tcp::socket& Lowest(asio::ssl::stream<tcp::socket>& s) { return s.next_layer(); }
+tcp::socket& Lowest(TlsStream& s) { return s.next_layer(); }
+
+// Reads and writes alike for plain TCP and TLS.
+asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> ReadSome(
+    tcp::socket& s, asio::mutable_buffer buffer) {
+  co_return co_await s.async_read_some(buffer, kTuple);
+}
+asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> ReadSome(
+    TlsStream& s, asio::mutable_buffer buffer) {
+  co_return co_await s.ReadSome(buffer);
+}
+asio::awaitable<boost::system::error_code> WriteAll(tcp::socket& s, asio::const_buffer data) {
+  auto [ec, n] = co_await asio::async_write(s, data, kTuple);
+  (void)n;
+  co_return ec;
+}
+asio::awaitable<boost::system::error_code> WriteAll(TlsStream& s, asio::const_buffer data) {
+  co_return co_await s.Write(data);
+}
 
 // Mutual TLS: the names the client certificate gives its holder — the subject's CN and every DNS
 // name among its subject alternative names. Empty without a client certificate.
 std::vector<std::string> PeerNames(tcp::socket&) { return {}; }
-std::vector<std::string> PeerNames(asio::ssl::stream<tcp::socket>& s) {
+std::vector<std::string> PeerNames(TlsStream& s) {
   std::vector<std::string> names;
   X509* cert = SSL_get1_peer_certificate(s.native_handle());
   if (cert == nullptr) {
@@ -87,9 +107,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     auto self = this->shared_from_this();
     if constexpr (!std::is_same_v<Stream, tcp::socket>) {
       asio::steady_timer deadline(stream_.get_executor(), options_.handshake_timeout);
-      auto result = co_await (stream_.async_handshake(asio::ssl::stream_base::server, kTuple) ||
-                              deadline.async_wait(kTuple));
-      if (result.index() != 0 || std::get<0>(std::get<0>(result))) {
+      auto result = co_await (stream_.Handshake() || deadline.async_wait(kTuple));
+      if (result.index() != 0 || std::get<0>(result)) {
         stats_->tls_handshake_failures++;
         Close();
         co_return;
@@ -126,8 +145,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         continue;
       }
       auto area = reader_.Prepare(2048);
-      auto [ec, n] =
-          co_await stream_.async_read_some(asio::buffer(area.data(), area.size()), kTuple);
+      auto [ec, n] = co_await ReadSome(stream_, asio::buffer(area.data(), area.size()));
       if (ec) {
         break;
       }
@@ -210,8 +228,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
     if (!writing_) {
       writing_ = true;
       while (!writes_.empty() && !closed_) {
-        auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(writes_.front()), kTuple);
-        (void)n;
+        auto ec = co_await WriteAll(stream_, asio::buffer(writes_.front()));
         writes_.pop_front();
         if (ec) {
           Close();
@@ -324,9 +341,8 @@ boost::system::error_code Listener::Start() {
           auto on_done = [stats](std::exception_ptr) { stats->connections_open--; };
           std::shared_ptr<SessionBase> session;
           if (options->tls) {
-            auto s = std::make_shared<Session<asio::ssl::stream<tcp::socket>>>(
-                asio::ssl::stream<tcp::socket>(std::move(socket), *options->tls), *options,
-                *handler, stats, id);
+            auto s = std::make_shared<Session<TlsStream>>(
+                TlsStream(std::move(socket), *options->tls), *options, *handler, stats, id);
             asio::co_spawn(s->strand(), s->Run(), on_done);
             session = s;
           } else {

@@ -825,22 +825,37 @@ void Pipeline::SubmitKsnMark(const std::string& tid, storage::Mutation mark) {
 }
 
 Response Pipeline::Remember(Terminal& t, const std::string& key, Response r) {
+  return Remember(t, key, std::move(r), /*persisted=*/false);
+}
+
+std::optional<storage::Mutation> Pipeline::WindowEntry(Terminal& t, const std::string& key,
+                                                       const std::string& packed) {
+  auto s = t.seen.find(key);
+  if (s == t.seen.end()) {
+    return std::nullopt;
+  }
+  // Kept for the business day so that a retransmission after a restart gets this answer too (the
+  // digest of the request, never the request: it holds card data).
+  std::string value(reinterpret_cast<const char*>(s->second.digest.data()),
+                    s->second.digest.size());
+  value += packed;
+  return storage::Mutation{storage::Cf::kMeta,
+                           WindowKey(s->second.business_date, t.profile->tid(), key),
+                           std::move(value)};
+}
+
+Response Pipeline::Remember(Terminal& t, const std::string& key, Response r, bool persisted) {
   if (auto s = t.seen.find(key); s != t.seen.end()) {
     s->second.response = r.message;
     if (s->second.done) {
       s->second.done->cancel();
     }
-    if (r.message) {
-      // Kept for the business day so that a retransmission after a restart gets this answer too
-      // (the digest of the request, never the request: it holds card data). Not awaited: if it
-      // is lost in a crash, the retransmission gets 63 (its KSN is spent) instead.
-      std::string value(reinterpret_cast<const char*>(s->second.digest.data()),
-                        s->second.digest.size());
-      value += *r.message;
-      deps_.store->Submit(
-          {{storage::Cf::kMeta, WindowKey(s->second.business_date, t.profile->tid(), key),
-            std::move(value)}},
-          [](boost::system::error_code) {});
+    if (r.message && !persisted) {
+      // Not awaited: if it is lost in a crash, the retransmission gets 63 (its KSN is spent)
+      // instead of this answer.
+      if (auto entry = WindowEntry(t, key, *r.message)) {
+        deps_.store->Submit({std::move(*entry)}, [](boost::system::error_code) {});
+      }
     }
   }
   return r;
@@ -1178,14 +1193,36 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
     }
   }
 
-  // 11. The outcome, durable before the terminal hears it, in one write with what is owed to the
-  // issuer (a reversal, a stand-in advice) and, for an approved refund, its purchase's new refund
-  // total. If that write fails the terminal gets 96 and the "forwarded" record stays in flight:
-  // recovery reverses it to the issuer at the next start.
+  // 11. The answer, packed (and MACed) first so that the duplicate window's entry for it joins
+  // the outcome's write: the journal and the answer a retransmission gets become durable
+  // together, in one group-commit entry.
   rec.set_response_code(rc);
   rec.set_approval_code(approval);
   rec.set_stand_in(stand_in);
   AddEvent(rec, proto::TXN_ANSWERED, Micros(deps_.clock->Now()), rc, note);
+  iso8583::Message reply;
+  reply.SetMti(ResponseMti(m.mti()));
+  static constexpr int kFields7[] = {3, 4, 7, 11, 12, 13, 41, 42, 49};
+  for (int n : kFields7) {
+    if (m.Has(n)) {
+      reply.Set(n, m.Get(n));
+    }
+  }
+  reply.Set(37, rrn);
+  if (rc == "00" && !approval.empty()) {
+    reply.Set(38, approval);
+  }
+  reply.Set(39, rc);
+  if (issuer_icc) {
+    reply.Set(55, *issuer_icc);
+  }
+  std::optional<std::string> packed = co_await Pack(ctx, reply);
+
+  // 12. The outcome, durable before the terminal hears it, in one write with what is owed to the
+  // issuer (a reversal, a stand-in advice), for an approved refund its purchase's new refund
+  // total, and the duplicate window's entry. If that write fails the terminal gets 96 and the
+  // "forwarded" record stays in flight: recovery reverses it to the issuer at the next start.
+  bool persisted = false;
   {
     Write write;
     write.records.push_back({&rec, std::string_view(), &forwarded});
@@ -1206,34 +1243,31 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
       }
       write.saf = std::move(e);
     }
+    if (packed) {
+      if (auto entry = WindowEntry(t, key, *packed)) {
+        write.also.push_back(std::move(*entry));
+      }
+    }
     if (auto ec = co_await Commit(std::move(write)); ec) {
       SY_LOG(kWarning) << "pipeline: journal outcome write failed: " << ec.message();
       rc = "96";
-    } else if (reverse) {
-      stats_.reversals_queued++;
+      stand_in = false;
+      reply.Set(39, rc);
+      reply.Unset(38);
+      reply.Unset(55);
+      packed = co_await Pack(ctx, reply);  // the window entry was not written either
+    } else {
+      persisted = packed.has_value();
+      if (reverse) {
+        stats_.reversals_queued++;
+      }
     }
   }
 
-  // 12. The answer.
-  iso8583::Message reply;
-  reply.SetMti(ResponseMti(m.mti()));
-  static constexpr int kFields7[] = {3, 4, 7, 11, 12, 13, 41, 42, 49};
-  for (int n : kFields7) {
-    if (m.Has(n)) {
-      reply.Set(n, m.Get(n));
-    }
-  }
-  reply.Set(37, rrn);
-  if (rc == "00" && !approval.empty()) {
-    reply.Set(38, approval);
-  }
-  reply.Set(39, rc);
+  // 13. The answer.
   ctx.response_code = rc;
   if (stand_in) {
     stats_.stand_in++;
-  }
-  if (issuer_icc) {
-    reply.Set(55, *issuer_icc);
   }
   if (rc == "00") {
     stats_.approved++;
@@ -1243,10 +1277,9 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   SY_LOG(kInfo) << "pipeline: " << t.profile->tid() << " stan " << m.Get(11) << " "
                 << iso8583::MaskPan(pan) << " amount " << amount << " -> " << rc
                 << (stand_in ? " (stand-in)" : "");
-  std::optional<std::string> packed = co_await Pack(ctx, reply);
   Response response;
   response.message = std::move(packed);
-  co_return finish(std::move(response));
+  co_return Remember(t, key, std::move(response), persisted);
 }
 
 }  // namespace sy::server

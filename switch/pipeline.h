@@ -161,6 +161,12 @@ class Pipeline final : public RequestHandler {
   boost::asio::awaitable<std::optional<Response>> Admit(Context& ctx, const std::string& key,
                                                         bool mac_required = true);
   Response Remember(Terminal& t, const std::string& key, Response r);
+  // The duplicate window's stored entry for the answer `packed` to `key` (the request's digest
+  // and the answer), to join the write that makes the answer durable; nullopt when the request
+  // was never admitted. Remember with `persisted` then skips its own write.
+  std::optional<storage::Mutation> WindowEntry(Terminal& t, const std::string& key,
+                                               const std::string& packed);
+  Response Remember(Terminal& t, const std::string& key, Response r, bool persisted);
   // Reads the terminal's stored duplicate window for the business date, once.
   void LoadWindow(Terminal& t, const std::string& business_date);
   // The store key of a remembered answer: "dup/<business date>/<TID>/<duplicate key>".

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "tests/storage/store_fixture.h"
 
@@ -53,6 +55,47 @@ TEST_F(StoreTest, ScansAPrefixInKeyOrderAndStopsWhenAsked) {
   EXPECT_EQ(seen, "ab");
   EXPECT_EQ(store_->LastKey(Cf::kMeta).value(), "q");
   EXPECT_EQ(store_->LastKey(Cf::kAudit).value(), "");
+}
+
+// The memtable's insert hints (store.cc) group keys by prefix and expect them in order; keys that
+// arrive out of order, interleaved across groups, or with no group must still be stored in key
+// order.
+TEST_F(StoreTest, KeysOutOfOrderWithinAnInsertHintGroupStayInKeyOrder) {
+  std::vector<std::string> expected;
+  for (const char* tid : {"TERM0002", "TERM0001"}) {
+    for (int id : {9, 3, 7, 1, 8, 2}) {
+      const std::string key = std::string("B") + tid + '\0' + "0001" + '\0' + EncodeU64(id);
+      ASSERT_FALSE(store_->Write(
+          {{Cf::kJournalIndex, key, ""},
+           {Cf::kJournal, EncodeU64(100 - id), tid},
+           {Cf::kMeta, std::string("dup/20261127/") + tid + "/" + std::to_string(id), "x"},
+           {Cf::kJournalIndex, "R" + std::to_string(id) + tid, ""}}));
+      expected.push_back(key);
+    }
+  }
+  std::sort(expected.begin(), expected.end());
+  for (int round = 0; round < 2; ++round) {  // as written, then as recovered after a reopen
+    std::vector<std::string> seen;
+    ASSERT_FALSE(store_->Scan(Cf::kJournalIndex, "B", [&](std::string_view k, std::string_view) {
+      seen.emplace_back(k);
+      return true;
+    }));
+    EXPECT_EQ(seen, expected);
+    std::string previous;
+    int journal = 0;
+    ASSERT_FALSE(store_->Scan(Cf::kJournal, "", [&](std::string_view k, std::string_view) {
+      EXPECT_LT(previous, std::string(k));
+      previous = std::string(k);
+      ++journal;
+      return true;
+    }));
+    EXPECT_EQ(journal, 6);  // the second terminal's ids overwrote the first's
+    int dups = 0;
+    ASSERT_FALSE(store_->Scan(Cf::kMeta, "dup/20261127/TERM0001/",
+                              [&](std::string_view, std::string_view) { return ++dups > 0; }));
+    EXPECT_EQ(dups, 6);
+    Reopen();
+  }
 }
 
 TEST_F(StoreTest, GroupsConcurrentWritesIntoFewerSyncs) {
