@@ -12,7 +12,15 @@
 #   5. promtool check config / check rules / test rules (skipped without promtool: Debian's
 #      `prometheus` package has it);
 #   6. systemd-analyze verify on deploy/systemd/switchyard.service, any complaint failing it
-#      (skipped without systemd-analyze; uses the built binary when /usr/bin/switchyard is absent).
+#      (skipped without systemd-analyze; uses the built binary when /usr/bin/switchyard is absent);
+#   7. schemas and lint, offline, with the pinned npm packages of deploy/validate/ (installed by
+#      scripts/install-deps.sh into a cache outside the clone; skipped when they are not):
+#      every document of deploy/k8s against kubernetes-models' JSON Schemas and against a strict
+#      schema of Kubernetes 1.34 checked by ajv-cli (deploy/validate/k8s.mjs), the kustomization's
+#      resources; deploy/compose/compose.yaml against the Compose Specification's JSON Schema
+#      (ajv-cli) and dclint's errors; deploy/container/Dockerfile with dockerfile-utils lint.
+# That the dashboard and the alert rules use only metrics the running daemon really exports, and
+# that Prometheus scrapes it, is tests/integration/observe_test.cc (ctest), not this script.
 # Exit status 1 when any check that ran failed. Usage: scripts/check-deploy.sh
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -155,6 +163,43 @@ if command -v systemd-analyze >/dev/null; then
   fi
 else
   note "systemd-analyze verify skipped: no systemd-analyze"
+fi
+
+# ---- 7. schemas and lint (npm) -------------------------------------------------------------------
+if nm="$(deploy/validate/tools.sh path)" && command -v node >/dev/null; then
+  ajv=("$nm/.bin/ajv" validate --spec=draft7 --all-errors --errors=line)
+  mkdir -p "$scratch/k8s"
+  node deploy/validate/k8s.mjs "$nm" "$scratch/k8s" deploy/k8s/*.yaml >"$scratch/pairs" \
+    2>"$scratch/err" || fail "deploy/k8s:"$'\n'"$(cat "$scratch/err")"
+  n=0
+  while IFS=$'\t' read -r schema doc where; do
+    n=$((n + 1))
+    "${ajv[@]}" -s "$schema" -d "$doc" >"$scratch/out" 2>&1 ||
+      fail "$where: strict Kubernetes 1.34 schema: $(tail -n 1 "$scratch/out")"
+  done <"$scratch/pairs"
+  # The Compose Specification names draft-07 as "https://json-schema.org/draft-07/schema", which
+  # Ajv knows as "http://json-schema.org/draft-07/schema#"; its union types need --strict=false.
+  sed 's|"https://json-schema.org/draft-07/schema"|"http://json-schema.org/draft-07/schema#"|' \
+    "$nm/dclint/schemas/compose.schema.json" >"$scratch/compose.schema.json"
+  "${ajv[@]}" --strict=false -c ajv-formats -s "$scratch/compose.schema.json" \
+    -d deploy/compose/compose.yaml >"$scratch/out" 2>&1 ||
+    fail "deploy/compose/compose.yaml: Compose Specification schema: $(tail -n 1 "$scratch/out")"
+  # dclint needs Node.js 20.19 or later; Debian 12's own nodejs is 18 (the schema check above
+  # covers the file either way).
+  if node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+    "$nm/.bin/dclint" --quiet --color=false deploy/compose/compose.yaml >"$scratch/out" 2>&1 ||
+      fail "deploy/compose/compose.yaml: dclint: $(cat "$scratch/out")"
+  else
+    note "dclint skipped: Node.js $(node --version) is older than 20.19"
+  fi
+  "$nm/.bin/dockerfile-utils" lint deploy/container/Dockerfile >"$scratch/out" 2>&1 ||
+    fail "deploy/container/Dockerfile: dockerfile-utils lint: $(cat "$scratch/out")"
+  note "schemas: $n Kubernetes documents (kubernetes-models, strict 1.34 schema with ajv-cli)," \
+    "the kustomization, compose.yaml (Compose Specification with ajv-cli, dclint), the" \
+    "Dockerfile (dockerfile-utils lint)"
+else
+  note "schema validation and Dockerfile lint skipped: the npm validators are not installed" \
+    "(scripts/install-deps.sh runs deploy/validate/tools.sh install)"
 fi
 
 if [ "$failures" -gt 0 ]; then

@@ -13,6 +13,7 @@ packages=(
   prometheus-cpp-dev
   libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  prometheus  # promtool and a real Prometheus for scripts/check-deploy.sh and observe_test
   libgoogle-perftools-dev
 )
 
@@ -28,12 +29,25 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [ "${#missing[@]}" -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+# The offline validators of deploy/ (scripts/check-deploy.sh) are npm packages: Node.js and npm
+# come from Debian when the machine has none. Not in a container build, which copies this script
+# without deploy/validate/.
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ -f "$root/deploy/validate/package-lock.json" ] && ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
 fi
 
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The pinned npm validators (deploy/validate/package-lock.json), installed once into a cache
+# outside the clone.
+if [ -f "$root/deploy/validate/package-lock.json" ]; then
+  "$root/deploy/validate/tools.sh" install
+fi

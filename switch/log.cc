@@ -26,6 +26,25 @@ const char* LevelName(LogLevel level) {
   }
   return "debug";
 }
+
+// `text` as a JSON string, quotes included: quote, backslash and control characters escaped.
+void AppendJsonString(std::string& out, std::string_view text) {
+  out += '"';
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      char esc[8];
+      std::snprintf(esc, sizeof(esc), "\\u%04x", u);
+      out += esc;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
 }  // namespace
 
 bool ParseLogFormat(std::string_view name, LogFormat& out) {
@@ -41,8 +60,12 @@ bool ParseLogFormat(std::string_view name, LogFormat& out) {
 
 void SetLogFormat(LogFormat format) { g_format.store(static_cast<int>(format)); }
 
+LogFormat CurrentLogFormat() noexcept {
+  return static_cast<LogFormat>(g_format.load(std::memory_order_relaxed));
+}
+
 std::string FormatLogLine(LogFormat format, LogLevel level, std::int64_t micros,
-                          std::string_view text) {
+                          std::string_view text, std::span<const LogField> fields) {
   if (format == LogFormat::kText) {
     return std::string(text);
   }
@@ -57,21 +80,27 @@ std::string FormatLogLine(LogFormat format, LogLevel level, std::int64_t micros,
   out += stamp;
   out += "\",\"level\":\"";
   out += LevelName(level);
-  out += "\",\"msg\":\"";
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char esc[8];
-      std::snprintf(esc, sizeof(esc), "\\u%04x", u);
-      out += esc;
+  out += "\",\"msg\":";
+  AppendJsonString(out, text);
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const LogField& f = fields[i];
+    bool skip = f.key == "ts" || f.key == "level" || f.key == "msg";
+    for (std::size_t j = 0; j < i && !skip; ++j) {
+      skip = fields[j].key == f.key;
+    }
+    if (skip) {
+      continue;
+    }
+    out += ',';
+    AppendJsonString(out, f.key);
+    out += ':';
+    if (f.number) {
+      out += f.value;
     } else {
-      out += c;
+      AppendJsonString(out, f.value);
     }
   }
-  out += "\"}";
+  out += '}';
   return out;
 }
 
@@ -97,14 +126,19 @@ bool LogEnabled(LogLevel level) noexcept {
 }
 
 LogLine::~LogLine() {
-  const auto format = static_cast<LogFormat>(g_format.load(std::memory_order_relaxed));
-  std::string line = format == LogFormat::kText
-                         ? std::move(out_).str()
-                         : FormatLogLine(format, level_,
-                                         std::chrono::duration_cast<std::chrono::microseconds>(
-                                             std::chrono::system_clock::now().time_since_epoch())
-                                             .count(),
-                                         out_.str());
+  if (!enabled_) {
+    return;
+  }
+  std::string text = std::move(out_).str();
+  while (!text.empty() && text.back() == '\n') {
+    text.pop_back();  // stream-style statements end in "\n"; the writer adds the line's own
+  }
+  std::string line = !json_ ? std::move(text)
+                            : FormatLogLine(LogFormat::kJson, level_,
+                                            std::chrono::duration_cast<std::chrono::microseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count(),
+                                            text, fields_);
   line += '\n';
   const char* p = line.data();
   std::size_t left = line.size();
