@@ -1,20 +1,20 @@
 // switchyard settle — the settlement run of one business date (docs/settlement.md): reads the
 // journal and batches on a read-only secondary instance (so it works beside a running switch),
-// writes the settlement report, settlement files and reconciliation to files, and records the run
-// in the output directory's ledger.
+// writes the settlement report, settlement files and reconciliation, and records the run in the
+// output directory's ledger — the same run, directory and ledger as POST /v1/settlement-runs.
 
-#include <chrono>
-#include <fstream>
+#include <pwd.h>
+#include <unistd.h>
+
 #include <iomanip>
 #include <ostream>
-#include <sstream>
 #include <string>
 
 #include "cli/commands.h"
 #include "storage/store.h"
 #include "switch/config.h"
-#include "switch/settlement/agreement_file.h"
 #include "switch/settlement/output.h"
+#include "switch/settlement/run.h"
 #include "switch/settlement/settlement.h"
 
 namespace sy::cli {
@@ -23,10 +23,12 @@ namespace {
 namespace st = sy::server::settlement;
 
 constexpr std::string_view kUsage =
-    "usage: switchyard settle --data DIR --date YYYYMMDD --out DIR [--agreements FILE.yaml]\n"
+    "usage: switchyard settle --data DIR --date YYYYMMDD [--out DIR] [--agreements FILE.yaml]\n"
     "                         [--holidays FILE] [--config FILE] [--json]\n"
     "  settles one business date: per merchant and currency, purchases, completions and refunds\n"
-    "  approved and not reversed or voided, less fees; writes <out>/<date>/ (docs/settlement.md)\n"
+    "  approved and not reversed or voided, less fees; reconciles batches and issuer routes;\n"
+    "  writes <out>/<date>/ and records the run in <out>/runs.jsonl (docs/settlement.md)\n"
+    "  --out          default: <data>/settlement (where the switch's admin API settles too)\n"
     "  --agreements   merchants' agreements (default: <data>/agreements.yaml)\n"
     "  --holidays     one YYYYMMDD holiday (or +YYYYMMDD working weekend day) a line\n"
     "  --config       the switch's configuration, for the BIN table's card brands\n"
@@ -71,8 +73,11 @@ std::string ParseFlags(Args args, Flags& f) {
     }
     *target = std::string(args[++i]);
   }
-  if (f.data.empty() || f.date.empty() || f.out.empty()) {
-    return "--data, --date and --out are required";
+  if (f.data.empty() || f.date.empty()) {
+    return "--data and --date are required";
+  }
+  if (f.out.empty()) {
+    f.out = f.data + "/settlement";
   }
   if (!server::onboarding::ParseDate(f.date)) {
     return "--date must be a date as YYYYMMDD";
@@ -83,26 +88,17 @@ std::string ParseFlags(Args args, Flags& f) {
   return {};
 }
 
-bool Slurp(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return false;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  out = ss.str();
-  return true;
-}
-
 int Fail(Io& io, const st::Problem& p) {
   io.err << "switchyard settle: " << p.Describe() << "\n";
   return kExitFailure;
 }
 
-std::int64_t NowMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// Who ran it, for the ledger: the login name, else the user id.
+std::string User() {
+  if (const passwd* pw = ::getpwuid(::geteuid()); pw != nullptr && pw->pw_name != nullptr) {
+    return pw->pw_name;
+  }
+  return "uid " + std::to_string(::geteuid());
 }
 
 }  // namespace
@@ -115,27 +111,6 @@ int RunSettle(Args args, Io& io) {
   Flags f;
   if (auto e = ParseFlags(args, f); !e.empty()) {
     return Usage(io, e);
-  }
-  std::string text;
-  if (!Slurp(f.agreements, text)) {
-    io.err << "switchyard settle: cannot read agreements file " << f.agreements << "\n";
-    return kExitFailure;
-  }
-  auto book = st::LoadAgreementBook(text, f.agreements);
-  if (!book) {
-    return Fail(io, book.error());
-  }
-  server::onboarding::HolidayCalendar holidays;
-  if (!f.holidays.empty()) {
-    if (!Slurp(f.holidays, text)) {
-      io.err << "switchyard settle: cannot read holidays file " << f.holidays << "\n";
-      return kExitFailure;
-    }
-    auto h = st::LoadHolidays(text, f.holidays);
-    if (!h) {
-      return Fail(io, h.error());
-    }
-    holidays = std::move(*h);
   }
   // Card brands come from the switch's BIN table (the embedded demo's without --config).
   std::vector<std::string> problems;
@@ -152,35 +127,37 @@ int RunSettle(Args args, Io& io) {
     return kExitFailure;
   }
 
-  const std::int64_t started = NowMicros();
+  // One run at a time per output directory, whoever runs it: wait for one in progress.
+  auto lock = st::RunLock::Acquire(f.out, /*wait=*/false);
+  if (!lock && lock.error().code == st::make_error_code(st::Error::kBusy)) {
+    io.err << "switchyard settle: another settlement run is in progress in " << f.out
+           << "; waiting for it\n";
+    lock = st::RunLock::Acquire(f.out, /*wait=*/true);
+  }
+  if (!lock) {
+    return Fail(io, lock.error());
+  }
   std::string why;
   auto store = storage::Store::Open({.path = f.data + "/store", .read_only = true}, &why);
-  if (!store) {
-    io.err << "switchyard settle: " << why << "\n";
-    return kExitFailure;
+  st::RunRequest req;
+  if (store) {
+    req.store = store->get();
+  } else {
+    req.store_error = why.empty() ? store.error().message() : why;
   }
-  auto carried = st::ReadCarriedForward(f.out, f.date);
-  if (!carried) {
-    return Fail(io, carried.error());
+  req.business_date = f.date;
+  req.agreements_path = f.agreements;
+  req.holidays_path = f.holidays;
+  req.bins = &*bins;
+  req.source = "cli";
+  req.by = User();
+  st::RunOutcome outcome = st::RunSettlement(req, *lock);
+  if (outcome.problem) {
+    io.err << "switchyard settle: run " << outcome.record.run_id() << " failed (recorded in "
+           << f.out << "/runs.jsonl)\n";
+    return Fail(io, *outcome.problem);
   }
-  st::SettlementInputs in;
-  in.store = store->get();
-  in.business_date = f.date;
-  in.agreements = &*book;
-  in.holidays = &holidays;
-  in.brand_of = st::MakeBrandResolver(&*bins, book->route_brands);
-  in.carried_in = std::move(*carried);
-  auto run = st::Settle(in);
-  if (!run) {
-    return Fail(io, run.error());
-  }
-  auto written = st::WriteRun(*run, f.out);
-  if (!written) {
-    return Fail(io, written.error());
-  }
-  if (auto l = st::AppendLedger(f.out, *run, *written, started, NowMicros() - started); !l) {
-    return Fail(io, l.error());
-  }
+  const st::SettlementRun* run = &*outcome.run;
 
   if (f.json) {
     io.out << st::RenderJson(*run);
@@ -207,10 +184,22 @@ int RunSettle(Args args, Io& io) {
   }
   io.out << run->batches.size() << " batches (" << unbalanced << " not balanced); files in "
          << f.out << "/" << run->business_date << ":";
-  for (const auto& w : *written) {
-    io.out << " " << w.name;
+  for (const auto& w : outcome.record.files()) {
+    io.out << " " << w.name();
   }
   io.out << "\n";
+  std::size_t routes_unbalanced = 0;
+  for (const auto& r : run->routes) {
+    routes_unbalanced += r.balanced() ? 0 : 1;
+  }
+  io.out << run->routes.size() << " issuer route lines (" << routes_unbalanced << " not balanced), "
+         << run->unmatched.size() << " unmatched issuer items\n";
+  io.out << "run " << outcome.record.run_id()
+         << (outcome.record.rerun()
+                 ? (outcome.record.identical_to_previous() ? " (re-run, identical files)"
+                                                           : " (re-run, files changed)")
+                 : "")
+         << " recorded in " << f.out << "/runs.jsonl\n";
   return kExitOk;
 }
 

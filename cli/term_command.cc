@@ -36,11 +36,13 @@ namespace json = boost::json;
 constexpr std::string_view kUsage =
     "usage: switchyard term [--host H] [--port N] [--plain | --ca FILE | --insecure]\n"
     "         [--tid TID] [--mid MID] [--scheme dukpt-tdes|dukpt-aes|master-session]\n"
-    "         [--bdk HEX] [--ksn HEX] [--tmk HEX [--tmk-algo tdes|aes]] [--state FILE]\n"
+    "         [--bdk HEX | --initial-key HEX] [--ksn HEX] [--tmk HEX [--tmk-algo tdes|aes]]\n"
+    "         [--state FILE]\n"
     "         [--dialect NAME|FILE] [--framing nac|ascii4] [--no-tpdu] [--timeout-ms N] [--json]\n"
     "         COMMAND [OPTIONS]\n"
     "commands:\n"
-    "  signon | signoff | echo | keychange        0800 (70 = 001, 002, 301, 101)\n"
+    "  signon [--software-version V]             0800 70 = 001 (48 = V: 1 to 32 printable)\n"
+    "  signoff | echo | keychange                 0800 (70 = 002, 301, 101)\n"
     "  purchase --pan PAN --amount MINOR [--currency 978] [--expiry YYMM (default 3012)]\n"
     "           [--pin DIGITS] [--icc HEX]        0200 3 = 000000\n"
     "  preauth  (as purchase)                     0100\n"
@@ -60,6 +62,8 @@ constexpr std::string_view kUsage =
     "                   --scheme dukpt-aes TERM0002, MERCHANT0000002)\n"
     "  --scheme         key scheme (default dukpt-tdes)\n"
     "  --bdk, --ksn     DUKPT TEST BDK and initial KSN (default: the demo terminal's)\n"
+    "  --initial-key HEX  DUKPT: the terminal's initial key as injected (TDES IPEK, AES initial\n"
+    "                   key) instead of --bdk, as `switchyard admin terminals export-keys` gives\n"
     "  --tmk HEX        master-session: the TEST terminal master key; --tmk-algo tdes (default;\n"
     "                   aes for 64 hex digits)\n"
     "  --state FILE     the terminal's counters, batch and keys (default ./term-<TID>.state;\n"
@@ -94,7 +98,7 @@ struct CommandSpec {
 
 const std::vector<CommandSpec>& Commands() {
   static const std::vector<CommandSpec> kCommands = {
-      {"signon", {}, {}},
+      {"signon", {}, {"--software-version"}},
       {"signoff", {}, {}},
       {"echo", {}, {}},
       {"keychange", {}, {}},
@@ -205,11 +209,12 @@ struct Values {
 
 int RunTerm(Args args, Io& io) {
   static constexpr std::string_view kGlobalValued[] = {
-      "--host", "--port", "--ca",       "--tid",   "--mid",        "--scheme",  "--bdk",
-      "--ksn",  "--tmk",  "--tmk-algo", "--state", "--timeout-ms", "--dialect", "--framing"};
-  static constexpr std::string_view kCommandValued[] = {"--pan",    "--amount",    "--currency",
-                                                        "--expiry", "--pin",       "--icc",
-                                                        "--rrn",    "--auth-code", "--stan"};
+      "--host",     "--port",  "--ca",          "--tid",     "--mid",
+      "--scheme",   "--bdk",   "--initial-key", "--ksn",     "--tmk",
+      "--tmk-algo", "--state", "--timeout-ms",  "--dialect", "--framing"};
+  static constexpr std::string_view kCommandValued[] = {
+      "--pan", "--amount", "--currency",  "--expiry", "--pin",
+      "--icc", "--rrn",    "--auth-code", "--stan",   "--software-version"};
   bool plain = false;
   bool insecure = false;
   bool json_out = false;
@@ -298,6 +303,14 @@ int RunTerm(Args args, Io& io) {
   if (dukpt && (g.has("--tmk") || g.has("--tmk-algo"))) {
     return Usage(io, "--tmk and --tmk-algo are for --scheme master-session");
   }
+  if (g.has("--bdk") && g.has("--initial-key")) {
+    return Usage(io, "--bdk and --initial-key exclude one another (a terminal holds one)");
+  }
+  if (!dukpt && g.has("--initial-key")) {
+    return Usage(io, "--initial-key is for the DUKPT schemes (master-session: --tmk)");
+  }
+  options.initial_key_hex = g.get("--initial-key");
+  options.software_version = c.get("--software-version");
   if (!dukpt && (g.has("--bdk") || g.has("--ksn"))) {
     return Usage(io, "--bdk and --ksn are for the DUKPT schemes, not master-session");
   }

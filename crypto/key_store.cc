@@ -1,5 +1,6 @@
 #include "crypto/key_store.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -28,6 +29,7 @@ constexpr KindInfo kKinds[] = {
     {KeyKind::kZpk, "ZPK", 'B'},  // encipher and decipher PIN blocks
     {KeyKind::kZak, "ZAK", 'C'},  // generate and verify MACs
     {KeyKind::kDataKey, "DATA", 'B'},
+    {KeyKind::kKek, "KEK", 'B'},  // wrap and unwrap key blocks for a key-injection facility
 };
 
 const KindInfo& InfoOf(KeyKind k) {
@@ -40,7 +42,8 @@ const KindInfo& InfoOf(KeyKind k) {
 }
 
 // X9.143 key usages: B0 BDK, K0 key encryption, P0 PIN encryption, M3 ISO 9797-1 algorithm 3
-// (TDES) / M6 ISO 9797-1:2011 algorithm 5 = CMAC (AES), D0 data encryption.
+// (TDES) / M6 ISO 9797-1:2011 algorithm 5 = CMAC (AES), D0 data encryption, K1 TR-31 key block
+// protection key.
 std::string UsageOf(KeyKind k, KeyAlgorithm a) {
   switch (k) {
     case KeyKind::kBdk:
@@ -53,6 +56,8 @@ std::string UsageOf(KeyKind k, KeyAlgorithm a) {
       return a == KeyAlgorithm::kAes ? "M6" : "M3";
     case KeyKind::kDataKey:
       return "D0";
+    case KeyKind::kKek:
+      return "K1";
   }
   return "00";
 }
@@ -187,8 +192,17 @@ Result<void> SoftwareKeyStore::AddKey(const std::string& id, KeyKind kind, KeyAl
 std::string SoftwareKeyStore::Serialize() const {
   std::string out =
       "# switchyard key store: <id> <kind> <kcv> <TR-31 key block under the master key>\n";
+  std::map<std::string_view, const Entry*> all;
   for (const auto& [id, e] : keys_) {
-    out += id + " " + std::string(InfoOf(e.kind).name) + " " + ToHex(e.kcv) + " " + e.block + "\n";
+    all.emplace(id, &e);
+  }
+  std::shared_lock lock(generated_->mu);
+  for (const auto& [id, e] : generated_->by_id) {
+    all.emplace(id, &e);
+  }
+  for (const auto& [id, e] : all) {
+    out += std::string(id) + " " + std::string(InfoOf(e->kind).name) + " " + ToHex(e->kcv) + " " +
+           e->block + "\n";
   }
   return out;
 }
@@ -232,16 +246,26 @@ std::vector<std::string> SoftwareKeyStore::TestKeyIds() const {
   return ids;
 }
 
+const SoftwareKeyStore::Entry* SoftwareKeyStore::Lookup(const std::string& id) const {
+  if (auto it = keys_.find(id); it != keys_.end()) {
+    return &it->second;
+  }
+  // Only a key the file did not have (a TMK made by a rotation) reaches the lock.
+  std::shared_lock lock(generated_->mu);
+  auto it = generated_->by_id.find(id);
+  return it == generated_->by_id.end() ? nullptr : &it->second;
+}
+
 Result<const SoftwareKeyStore::Entry*> SoftwareKeyStore::Find(const std::string& id,
                                                               KeyKind kind) const {
-  auto it = keys_.find(id);
-  if (it == keys_.end()) {
+  const Entry* e = Lookup(id);
+  if (e == nullptr) {
     return Error::kUnknownKeyId;
   }
-  if (it->second.kind != kind) {
+  if (e->kind != kind) {
     return Error::kBadKeyUsage;
   }
-  return &it->second;
+  return e;
 }
 
 namespace {
@@ -411,11 +435,11 @@ boost::asio::awaitable<Result<void>> SoftwareKeyStore::VerifyDukptMac(
 }
 
 boost::asio::awaitable<Result<Kcv>> SoftwareKeyStore::CheckValue(std::string id) {
-  auto it = keys_.find(id);
-  if (it == keys_.end()) {
+  const Entry* e = Lookup(id);
+  if (e == nullptr) {
     co_return Error::kUnknownKeyId;
   }
-  co_return it->second.kcv;
+  co_return e->kcv;
 }
 
 // ---- master/session terminals -------------------------------------------------------------------
@@ -463,6 +487,11 @@ boost::asio::awaitable<Result<void>> SoftwareKeyStore::InstallSessionKeys(std::s
   s.pin = std::move(*pin);
   s.mac = std::move(*mac);
   co_return Result<void>();
+}
+
+void SoftwareKeyStore::DropSessionKeys(const std::string& tid) {
+  std::unique_lock lock(sessions_->mu);
+  sessions_->by_tid.erase(tid);  // SecretBytes wipe themselves
 }
 
 bool SoftwareKeyStore::HasSessionKeys(const std::string& tid) const {
@@ -527,6 +556,231 @@ boost::asio::awaitable<Result<KeyService::SessionSlot>> SoftwareKeyStore::Verify
     }
   }
   co_return Error::kMacMismatch;
+}
+
+// ---- key injection and rotation -----------------------------------------------------------------
+
+std::string_view ComponentRefusalName(ComponentRefusal r) noexcept {
+  switch (r) {
+    case ComponentRefusal::kUnknownExport:
+      return "no such export (never made, every component taken, or the switch restarted)";
+    case ComponentRefusal::kBadIndex:
+      return "no such component";
+    case ComponentRefusal::kAlreadyTaken:
+      return "the component was handed out before";
+    case ComponentRefusal::kSameCustodian:
+      return "dual control: the custodian already took another component of this export";
+  }
+  return "refused";
+}
+
+void throw_exception_from_error(ComponentRefusal r, const boost::source_location&) {
+  throw std::runtime_error(std::string(ComponentRefusalName(r)));
+}
+
+Result<std::pair<SecretBytes, KeyAlgorithm>> SoftwareKeyStore::InitialKey(
+    const TerminalKey& key) const {
+  using Scheme = TerminalKey::Scheme;
+  if (key.scheme == Scheme::kMasterSession) {
+    auto tmk = Find(key.key_id, KeyKind::kTmk);
+    if (!tmk) {
+      return tmk.error();
+    }
+    return std::pair((*tmk)->key.Clone(), (*tmk)->algorithm);
+  }
+  auto bdk = Find(key.key_id, KeyKind::kBdk);
+  if (!bdk) {
+    return bdk.error();
+  }
+  const bool aes = key.scheme == Scheme::kAesDukpt;
+  if ((*bdk)->algorithm != (aes ? KeyAlgorithm::kAes : KeyAlgorithm::kTdes)) {
+    return Error::kBadKeyUsage;  // a TDES BDK for an AES DUKPT terminal, or the reverse
+  }
+  if (key.ksn.size() != (aes ? kAesKsnSize : kTdesKsnSize)) {
+    return Error::kBadKsnLength;
+  }
+  // ANSI X9.24-1:2009 A.6 (the IPEK; the counter bits are cleared inside) or X9.24-3:2017 6.3.3
+  // (the initial key from the 8-byte initial key ID, the KSN's leftmost 8 bytes).
+  auto initial =
+      aes ? DeriveAesInitialKey((*bdk)->key, std::span(key.ksn.data(), kAesInitialKeyIdSize))
+          : DeriveTdesIpek((*bdk)->key, key.ksn);
+  if (!initial) {
+    return initial.error();
+  }
+  return std::pair(std::move(*initial), (*bdk)->algorithm);
+}
+
+Result<KeyBlockExport> SoftwareKeyStore::ExportTerminalKey(const TerminalKey& key,
+                                                           const std::string& kek_id) const {
+  auto kek = Find(kek_id, KeyKind::kKek);
+  if (!kek) {
+    return kek.error();
+  }
+  auto initial = InitialKey(key);
+  if (!initial) {
+    return initial.error();
+  }
+  const auto& [clear, algorithm] = *initial;
+  const bool tdes_kek = (*kek)->algorithm == KeyAlgorithm::kTdes;
+  // X9.24-1:2017 / X9.143: a key block protection key at least as strong as the key it carries.
+  if (tdes_kek && algorithm == KeyAlgorithm::kAes) {
+    return Error::kKeyTypeNotAllowed;
+  }
+  const bool tmk = key.scheme == TerminalKey::Scheme::kMasterSession;
+  KeyBlockHeader header{.version = tdes_kek ? 'B' : 'D',
+                        .usage = tmk ? "K0" : "B1",  // key encryption / initial DUKPT key
+                        .algorithm = algorithm == KeyAlgorithm::kAes ? 'A' : 'T',
+                        .mode_of_use = tmk ? 'D' : 'X',
+                        .key_version = "00",
+                        .exportability = 'E'};
+  auto block = WrapKeyBlock((*kek)->key, header, clear, SystemRandom());
+  if (!block) {
+    return block.error();
+  }
+  auto kcv = KcvOf(algorithm, clear);
+  if (!kcv) {
+    return kcv.error();
+  }
+  return KeyBlockExport{std::move(*block), *kcv, (*kek)->kcv, algorithm};
+}
+
+Result<ComponentSet> SoftwareKeyStore::SplitTerminalKey(const std::string& export_id,
+                                                        const TerminalKey& key, std::size_t count) {
+  if (count != 2 && count != 3) {
+    return Error::kBadInputLength;
+  }
+  if (export_id.empty()) {
+    return Error::kBadKeyFile;
+  }
+  auto initial = InitialKey(key);
+  if (!initial) {
+    return initial.error();
+  }
+  const auto& [clear, algorithm] = *initial;
+  ComponentSet out;
+  out.algorithm = algorithm;
+  out.key_length = clear.size();
+  auto whole = KcvOf(algorithm, clear);
+  if (!whole) {
+    return whole.error();
+  }
+  out.key_kcv = *whole;
+  // count - 1 random components; the last is the key XOR all of them, so together they XOR to the
+  // key and any fewer say nothing about it.
+  PendingExport pending;
+  SecretBytes last = clear.Clone();
+  for (std::size_t i = 0; i + 1 < count; ++i) {
+    SecretBytes part(clear.size());
+    SystemRandom().Fill(part.mutable_view());
+    for (std::size_t j = 0; j < part.size(); ++j) {
+      last.data()[j] ^= part.data()[j];
+    }
+    pending.parts.push_back(std::move(part));
+  }
+  pending.parts.push_back(std::move(last));
+  for (const SecretBytes& part : pending.parts) {
+    auto kcv = KcvOf(algorithm, part);
+    if (!kcv) {
+      return kcv.error();
+    }
+    out.component_kcvs.push_back(*kcv);
+  }
+  pending.kcvs = out.component_kcvs;
+  pending.takers.resize(count);
+  std::lock_guard lock(exports_->mu);
+  if (exports_->by_id.contains(export_id)) {
+    return Error::kBadKeyFile;
+  }
+  while (exports_->order.size() >= kMaxComponentExports) {
+    exports_->by_id.erase(exports_->order.front());
+    exports_->order.erase(exports_->order.begin());
+  }
+  exports_->by_id.emplace(export_id, std::move(pending));
+  exports_->order.push_back(export_id);
+  return out;
+}
+
+boost::system::result<KeyComponent, ComponentRefusal> SoftwareKeyStore::TakeComponent(
+    const std::string& export_id, std::size_t index, const std::string& custodian) {
+  std::lock_guard lock(exports_->mu);
+  auto it = exports_->by_id.find(export_id);
+  if (it == exports_->by_id.end()) {
+    return ComponentRefusal::kUnknownExport;
+  }
+  PendingExport& p = it->second;
+  if (index == 0 || index > p.parts.size()) {
+    return ComponentRefusal::kBadIndex;
+  }
+  if (!p.takers[index - 1].empty()) {
+    return ComponentRefusal::kAlreadyTaken;
+  }
+  if (std::find(p.takers.begin(), p.takers.end(), custodian) != p.takers.end()) {
+    return ComponentRefusal::kSameCustodian;
+  }
+  KeyComponent out;
+  out.key = std::move(p.parts[index - 1]);  // the moved-from part is wiped
+  out.kcv = p.kcvs[index - 1];
+  p.takers[index - 1] = custodian;
+  const bool done = std::none_of(p.takers.begin(), p.takers.end(),
+                                 [](const std::string& t) { return t.empty(); });
+  if (done) {
+    exports_->by_id.erase(it);
+    exports_->order.erase(std::find(exports_->order.begin(), exports_->order.end(), export_id));
+  }
+  return out;
+}
+
+bool SoftwareKeyStore::DropComponents(const std::string& export_id) {
+  std::lock_guard lock(exports_->mu);
+  if (exports_->by_id.erase(export_id) == 0) {
+    return false;
+  }
+  exports_->order.erase(std::find(exports_->order.begin(), exports_->order.end(), export_id));
+  return true;
+}
+
+Result<Kcv> SoftwareKeyStore::GenerateKey(const std::string& id, KeyKind kind,
+                                          KeyAlgorithm algorithm, std::size_t length) {
+  if (id.empty() || id.find_first_of(" \t\r\n#") != std::string::npos) {
+    return Error::kBadKeyFile;
+  }
+  if (!IsValidKeySize(algorithm, length)) {
+    return Error::kBadKeyLength;
+  }
+  SecretBytes key(length);
+  SystemRandom().Fill(key.mutable_view());
+  auto kcv = KcvOf(algorithm, key);
+  if (!kcv) {
+    return kcv.error();
+  }
+  KeyBlockHeader header{.version = 'D',
+                        .usage = UsageOf(kind, algorithm),
+                        .algorithm = algorithm == KeyAlgorithm::kAes ? 'A' : 'T',
+                        .mode_of_use = InfoOf(kind).mode,
+                        .key_version = "00",
+                        .exportability = 'N'};
+  auto block = WrapKeyBlock(master_, header, key, SystemRandom());
+  if (!block) {
+    return block.error();
+  }
+  if (keys_.contains(id)) {
+    return Error::kBadKeyFile;
+  }
+  std::unique_lock lock(generated_->mu);
+  if (!generated_->by_id
+           .emplace(id, Entry{kind, algorithm, std::move(key), *kcv, std::move(*block)})
+           .second) {
+    return Error::kBadKeyFile;
+  }
+  return *kcv;
+}
+
+Result<KeyInfo> SoftwareKeyStore::Describe(const std::string& id) const {
+  const Entry* e = Lookup(id);
+  if (e == nullptr) {
+    return Error::kUnknownKeyId;
+  }
+  return KeyInfo{e->kind, e->algorithm, e->key.size(), e->kcv};
 }
 
 }  // namespace sy::crypto

@@ -13,8 +13,9 @@
 //
 // File format, one key per line ('#' starts a comment):
 //   <id> <kind> <kcv> <TR-31 key block>
-// kind is BDK, TMK, ZPK, ZAK or DATA; kcv is the 6-hex-digit check value of the clear key (TDES:
-// encrypt zeros; AES: CMAC), checked at load.
+// kind is BDK, TMK, ZPK, ZAK, DATA or KEK (a key-injection facility's transport key, TR-31 usage
+// K1); kcv is the 6-hex-digit check value of the clear key (TDES: encrypt zeros; AES: CMAC),
+// checked at load.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/assert/source_location.hpp>
@@ -40,7 +41,7 @@
 
 namespace sy::crypto {
 
-enum class KeyKind { kBdk, kTmk, kZpk, kZak, kDataKey };
+enum class KeyKind { kBdk, kTmk, kZpk, kZak, kDataKey, kKek };
 
 // Why a key file did not load: the error, the id of the key at fault (empty when the line had no
 // id) and the 1-based line. Never contains key material.
@@ -128,6 +129,59 @@ class KeyService {
       std::string tid, std::vector<std::uint8_t> data, std::vector<std::uint8_t> mac) = 0;
   // Whether terminal `tid` has session keys installed.
   [[nodiscard]] virtual bool HasSessionKeys(const std::string& tid) const = 0;
+  // Forgets terminal `tid`'s session keys (current and previous): its TMK was replaced, so they
+  // must not verify anything any more. Nothing happens when it has none.
+  virtual void DropSessionKeys(const std::string& tid) = 0;
+};
+
+// ---- key injection (docs/admin.md, "Keys for the key-injection facility") ----------------------
+
+// A terminal's initial key material as the key-injection facility loads it into the device.
+struct TerminalKey {
+  enum class Scheme { kTdesDukpt, kAesDukpt, kMasterSession };
+  Scheme scheme = Scheme::kTdesDukpt;
+  std::string key_id;             // the BDK (DUKPT) or the terminal master key (master/session)
+  std::vector<std::uint8_t> ksn;  // DUKPT: the initial KSN (10 bytes TDES, 12 AES); else empty
+};
+
+// A terminal's initial key as a TR-31 key block under a transport key.
+struct KeyBlockExport {
+  std::string block;  // version B under a TDES KEK, D under an AES KEK
+  Kcv key_kcv{};      // of the key inside (TDES: encrypt zeros; AES: CMAC)
+  Kcv kek_kcv{};
+  KeyAlgorithm algorithm = KeyAlgorithm::kTdes;  // of the key inside
+};
+
+// A terminal's initial key split into XOR components, kept in the key store until taken.
+struct ComponentSet {
+  std::vector<Kcv> component_kcvs;  // component i + 1's check value
+  Kcv key_kcv{};                    // of the whole key
+  KeyAlgorithm algorithm = KeyAlgorithm::kTdes;
+  std::size_t key_length = 0;  // bytes
+};
+
+// One component, once.
+struct KeyComponent {
+  SecretBytes key;
+  Kcv kcv{};
+};
+
+// Why a component was not handed out.
+enum class ComponentRefusal {
+  kUnknownExport,  // no such export (never made, every component taken, or the switch restarted)
+  kBadIndex,       // not 1..count
+  kAlreadyTaken,   // that component was handed out before
+  kSameCustodian,  // the custodian already took another component of this export
+};
+[[nodiscard]] std::string_view ComponentRefusalName(ComponentRefusal r) noexcept;
+[[noreturn]] void throw_exception_from_error(ComponentRefusal r, const boost::source_location& loc);
+
+// What a key is, never the key.
+struct KeyInfo {
+  KeyKind kind = KeyKind::kZpk;
+  KeyAlgorithm algorithm = KeyAlgorithm::kTdes;
+  std::size_t length = 0;
+  Kcv kcv{};
 };
 
 // The software implementation. Holds the unwrapped keys in SecretBytes (wiped on destruction).
@@ -193,6 +247,7 @@ class SoftwareKeyStore final : public KeyService {
   boost::asio::awaitable<Result<SessionKeyBlocks>> IssueSessionKeys(std::string tmk_id) override;
   boost::asio::awaitable<Result<void>> InstallSessionKeys(std::string tmk_id, std::string tid,
                                                           SessionKeyBlocks blocks) override;
+  void DropSessionKeys(const std::string& tid) override;
   boost::asio::awaitable<Result<PinBlock>> TranslateSessionPin(std::string tid,
                                                                PinBlockFormat format,
                                                                std::vector<std::uint8_t> block,
@@ -203,6 +258,43 @@ class SoftwareKeyStore final : public KeyService {
   boost::asio::awaitable<Result<SessionSlot>> VerifySessionMac(
       std::string tid, std::vector<std::uint8_t> data, std::vector<std::uint8_t> mac) override;
   [[nodiscard]] bool HasSessionKeys(const std::string& tid) const override;
+
+  // ---- key injection and rotation (not on the transaction path: synchronous) ----
+  // The clear key of every operation below is made here, held in SecretBytes and wiped; callers
+  // see key blocks, components (each once) and check values. Thread-safe.
+
+  // The terminal's initial key as a TR-31 key block under the KEK `kek_id` (version B for a TDES
+  // KEK, D for an AES one; exportability E, key version 00):
+  //   TDES DUKPT: the IPEK of the BDK and initial KSN (ANSI X9.24-1:2009 A.6), usage B1, 'T', 'X';
+  //   AES DUKPT: the initial key of the BDK and initial key ID (X9.24-3:2017 6.3.3), B1, 'A', 'X';
+  //   master/session: the TMK itself, usage K0, mode 'D' (the terminal only unwraps with it).
+  // kUnknownKeyId, kBadKeyUsage (kek_id not a KEK, key_id not a BDK/TMK), kBadKsnLength,
+  // kKeyTypeNotAllowed (an AES key would travel under a TDES KEK: a key block protection key
+  // must be at least as strong as what it protects).
+  [[nodiscard]] Result<KeyBlockExport> ExportTerminalKey(const TerminalKey& key,
+                                                         const std::string& kek_id) const;
+  // The same key split into `count` (2 or 3) random XOR components, kept under `export_id` for
+  // TakeComponent. kBadInputLength when count is not 2 or 3, kBadKeyFile when export_id is
+  // empty or already used; the errors of ExportTerminalKey otherwise. At most
+  // kMaxComponentExports exports wait at a time; the oldest is dropped (wiped) beyond that.
+  [[nodiscard]] Result<ComponentSet> SplitTerminalKey(const std::string& export_id,
+                                                      const TerminalKey& key, std::size_t count);
+  // Component `index` (1-based) of an export, handed out once and wiped here; dual control: a
+  // custodian who took one component of an export never gets another. When the last component is
+  // taken the export is gone.
+  [[nodiscard]] boost::system::result<KeyComponent, ComponentRefusal> TakeComponent(
+      const std::string& export_id, std::size_t index, const std::string& custodian);
+  // Discards an export's remaining components. False when there was no such export.
+  bool DropComponents(const std::string& export_id);
+  static constexpr std::size_t kMaxComponentExports = 64;
+
+  // A new random key of `kind` (`length` bytes of `algorithm`) under the new id `id`, usable at
+  // once and included in Serialize (save the key file afterwards). kBadKeyFile when the id is
+  // taken or not a valid id; kBadKeyLength. Returns its check value.
+  [[nodiscard]] Result<Kcv> GenerateKey(const std::string& id, KeyKind kind, KeyAlgorithm algorithm,
+                                        std::size_t length);
+  // The kind, algorithm, length and check value of key `id`; kUnknownKeyId.
+  [[nodiscard]] Result<KeyInfo> Describe(const std::string& id) const;
 
  private:
   struct Entry {
@@ -215,6 +307,11 @@ class SoftwareKeyStore final : public KeyService {
 
   // The key `id` if it exists and is of `kind`; kBadKeyUsage otherwise (a ZPK never MACs).
   [[nodiscard]] Result<const Entry*> Find(const std::string& id, KeyKind kind) const;
+  // The key `id` of any kind, loaded or generated; nullptr when none.
+  [[nodiscard]] const Entry* Lookup(const std::string& id) const;
+  // The clear initial key of a terminal (IPEK, AES initial key or TMK) and its algorithm.
+  [[nodiscard]] Result<std::pair<SecretBytes, KeyAlgorithm>> InitialKey(
+      const TerminalKey& key) const;
   [[nodiscard]] Result<Mac8> Mac(const Entry& zak, std::span<const std::uint8_t> data) const;
   [[nodiscard]] Result<Mac8> DukptMac(const std::string& bdk_id, std::span<const std::uint8_t> ksn,
                                       MacDirection direction,
@@ -265,8 +362,28 @@ class SoftwareKeyStore final : public KeyService {
   [[nodiscard]] std::shared_ptr<DukptCache> CacheFor(const std::string& bdk_id,
                                                      std::span<const std::uint8_t> ksn) const;
 
+  // Keys generated at run time (GenerateKey): guarded, and never erased or replaced, so an Entry*
+  // found stays valid. keys_ (loaded, then immutable) is read without a lock.
+  struct Generated {
+    mutable std::shared_mutex mu;
+    std::map<std::string, Entry, std::less<>> by_id;
+  };
+  // Components waiting for their custodians.
+  struct PendingExport {
+    std::vector<SecretBytes> parts;   // wiped (emptied) once taken
+    std::vector<std::string> takers;  // who took each part; empty while not taken
+    std::vector<Kcv> kcvs;
+  };
+  struct Exports {
+    std::mutex mu;
+    std::map<std::string, PendingExport, std::less<>> by_id;
+    std::vector<std::string> order;  // oldest first
+  };
+
   SecretBytes master_;
   std::map<std::string, Entry> keys_;
+  std::unique_ptr<Generated> generated_ = std::make_unique<Generated>();
+  std::unique_ptr<Exports> exports_ = std::make_unique<Exports>();
   std::unique_ptr<Sessions> sessions_ = std::make_unique<Sessions>();
   std::unique_ptr<DukptCaches> dukpt_caches_ = std::make_unique<DukptCaches>();
 };

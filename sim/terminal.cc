@@ -508,7 +508,7 @@ std::string WriteAtomically(const std::string& path, const std::string& text) {
 struct TerminalClient::Impl {
   std::unique_ptr<ssl::context> tls;
   iso8583::FramingOptions framing;
-  crypto::SecretBytes bdk;                // DUKPT
+  crypto::SecretBytes initial_key;        // DUKPT: the IPEK (TDES) or initial key (AES)
   std::vector<std::uint8_t> initial_ksn;  // DUKPT: 10 bytes TDES, 12 AES
   crypto::SecretBytes tmk;                // master-session
   // The state (kept in the state file).
@@ -646,30 +646,55 @@ TerminalClient::TerminalClient(TerminalOptions options)
                .tpdu = options_.framing == iso8583::FrameKind::kNac && options_.tpdu};
   switch (options_.key_scheme) {
     case KeyScheme::kDukptTdes: {
-      auto bdk = crypto::SecretFromHex(options_.bdk_hex);
-      if (!bdk || bdk->size() != 16) {
-        throw std::invalid_argument("bdk: not a double-length TDES key in hex (32 hex digits)");
-      }
-      s.bdk = std::move(*bdk);
       auto ksn = crypto::FromHex(options_.initial_ksn_hex);
       if (!ksn || ksn->size() != crypto::kTdesKsnSize) {
         throw std::invalid_argument("ksn: not a TDES KSN in hex (20 hex digits)");
       }
       s.initial_ksn = std::move(*ksn);
+      if (!options_.initial_key_hex.empty()) {
+        auto ipek = crypto::SecretFromHex(options_.initial_key_hex);
+        if (!ipek || ipek->size() != 16) {
+          throw std::invalid_argument("initial key: not a TDES IPEK in hex (32 hex digits)");
+        }
+        s.initial_key = std::move(*ipek);
+      } else {
+        auto bdk = crypto::SecretFromHex(options_.bdk_hex);
+        if (!bdk || bdk->size() != 16) {
+          throw std::invalid_argument("bdk: not a double-length TDES key in hex (32 hex digits)");
+        }
+        auto ipek = crypto::DeriveTdesIpek(*bdk, s.initial_ksn);  // ANSI X9.24-1:2009 A.6
+        if (!ipek) {
+          throw std::invalid_argument("bdk: no IPEK derived: " + ipek.error().message());
+        }
+        s.initial_key = std::move(*ipek);
+      }
       s.counter = *crypto::TdesKsnCounter(s.initial_ksn);
       break;
     }
     case KeyScheme::kDukptAes: {
-      auto bdk = crypto::SecretFromHex(options_.bdk_hex);
-      if (!bdk || !crypto::IsValidKeySize(crypto::KeyAlgorithm::kAes, bdk->size())) {
-        throw std::invalid_argument("bdk: not an AES key in hex (32, 48 or 64 hex digits)");
-      }
-      s.bdk = std::move(*bdk);
       auto ksn = crypto::FromHex(options_.initial_ksn_hex);
       if (!ksn || ksn->size() != crypto::kAesKsnSize) {
         throw std::invalid_argument("ksn: not an AES KSN in hex (24 hex digits)");
       }
       s.initial_ksn = std::move(*ksn);
+      const bool given = !options_.initial_key_hex.empty();
+      auto key = crypto::SecretFromHex(given ? options_.initial_key_hex : options_.bdk_hex);
+      if (!key || !crypto::IsValidKeySize(crypto::KeyAlgorithm::kAes, key->size())) {
+        throw std::invalid_argument(
+            given ? "initial key: not an AES key in hex (32, 48 or 64 hex digits)"
+                  : "bdk: not an AES key in hex (32, 48 or 64 hex digits)");
+      }
+      if (given) {
+        s.initial_key = std::move(*key);
+      } else {
+        // ANSI X9.24-3:2017 6.3.3: the initial key from the BDK and the initial key ID.
+        auto initial = crypto::DeriveAesInitialKey(
+            *key, std::span(s.initial_ksn.data(), crypto::kAesInitialKeyIdSize));
+        if (!initial) {
+          throw std::invalid_argument("bdk: no initial key derived: " + initial.error().message());
+        }
+        s.initial_key = std::move(*initial);
+      }
       s.counter = *crypto::AesKsnCounter(s.initial_ksn);
       break;
     }
@@ -959,15 +984,20 @@ TerminalResult<Answer> TerminalClient::Exchange(Message& request, const Send& se
     };
     if (options_.key_scheme == KeyScheme::kDukptTdes) {
       // ANSI X9.24-1:2009 A.4.1: the request and response MAC variants and the PIN variant.
-      auto req = crypto::DeriveTdesWorkingKey(s.bdk, ksn, crypto::TdesDukptVariant::kMacRequest);
-      auto resp = crypto::DeriveTdesWorkingKey(s.bdk, ksn, crypto::TdesDukptVariant::kMacResponse);
+      // From the IPEK, as the terminal holds it: the transaction key, then its variants.
+      auto transaction = crypto::DeriveTdesTransactionKey(s.initial_key, ksn);
+      if (!transaction) {
+        return key_error("MAC");
+      }
+      auto req = crypto::ApplyTdesVariant(*transaction, crypto::TdesDukptVariant::kMacRequest);
+      auto resp = crypto::ApplyTdesVariant(*transaction, crypto::TdesDukptVariant::kMacResponse);
       if (!req || !resp) {
         return key_error("MAC");
       }
       keys.mac_request = std::move(*req);
       keys.mac_response = std::move(*resp);
       if (send.pin != nullptr) {
-        auto pin = crypto::DeriveTdesWorkingKey(s.bdk, ksn, crypto::TdesDukptVariant::kPin);
+        auto pin = crypto::ApplyTdesVariant(*transaction, crypto::TdesDukptVariant::kPin);
         if (!pin) {
           return key_error("PIN");
         }
@@ -978,8 +1008,16 @@ TerminalResult<Answer> TerminalClient::Exchange(Message& request, const Send& se
       // verification (answers) and PIN encryption, as the switch derives them.
       using U = crypto::AesDukptKeyUsage;
       constexpr auto kType = crypto::AesDukptKeyType::kAes128;
-      auto req = crypto::DeriveAesWorkingKey(s.bdk, ksn, U::kMacGeneration, kType);
-      auto resp = crypto::DeriveAesWorkingKey(s.bdk, ksn, U::kMacVerification, kType);
+      // From the initial key, as the terminal holds it: the counter's derivation key, then the
+      // working keys.
+      auto derivation = crypto::DeriveAesDerivationKey(s.initial_key, ksn);
+      if (!derivation) {
+        return key_error("MAC");
+      }
+      auto req =
+          crypto::DeriveAesWorkingKeyFromDerivationKey(*derivation, ksn, U::kMacGeneration, kType);
+      auto resp = crypto::DeriveAesWorkingKeyFromDerivationKey(*derivation, ksn,
+                                                               U::kMacVerification, kType);
       if (!req || !resp) {
         return key_error("MAC");
       }
@@ -987,7 +1025,8 @@ TerminalResult<Answer> TerminalClient::Exchange(Message& request, const Send& se
       keys.mac_request = std::move(*req);
       keys.mac_response = std::move(*resp);
       if (send.pin != nullptr) {
-        auto pin = crypto::DeriveAesWorkingKey(s.bdk, ksn, U::kPinEncryption, kType);
+        auto pin = crypto::DeriveAesWorkingKeyFromDerivationKey(*derivation, ksn, U::kPinEncryption,
+                                                                kType);
         if (!pin) {
           return key_error("PIN");
         }
@@ -1115,6 +1154,9 @@ TerminalResult<Answer> TerminalClient::NetworkManagement(std::string_view code, 
   m.Set(41, options_.tid);
   m.Set(42, options_.mid);
   m.Set(70, code);
+  if (code == "001" && !options_.software_version.empty()) {
+    m.Set(48, options_.software_version);  // the switch shows it (docs/terminal-messages.md)
+  }
   const bool keys = code == "001" || code == "101";
   auto answer = Exchange(m, {.mac = maced, .install_keys = keys});
   if (answer && answer->keys_installed) {

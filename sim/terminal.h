@@ -73,6 +73,13 @@ struct TerminalOptions {
   // initial KSN (TDES).
   std::string bdk_hex = "0123456789ABCDEFFEDCBA9876543210";
   std::string initial_ksn_hex = "FFFF9876543210E00000";
+  // DUKPT: the terminal's initial key in hex as a key-injection facility loads it — the TDES
+  // IPEK (32 hex digits) or the AES initial key (32, 48 or 64) — used instead of bdk_hex, as a
+  // real terminal holds no BDK. Default: none (derived from bdk_hex and the initial KSN).
+  std::string initial_key_hex;
+  // Sent in field 48 of every sign-on (0800, 70 = 001) when not empty: the software version the
+  // switch shows for the terminal (printable, at most 32 characters). Default: none.
+  std::string software_version;
   // master-session: the terminal master key in hex (a TEST key) and its algorithm (TR-31 version B
   // blocks under a TDES TMK, D under an AES one). Default: none, kTdes.
   std::string tmk_hex;

@@ -266,6 +266,33 @@ Result<std::string> Journal::RevealPan(const proto::TransactionRecord& rec) cons
   return std::move(*pan);
 }
 
+boost::system::error_code Journal::RecordDelivery(const proto::SafEntry& entry,
+                                                  std::string_view response_code,
+                                                  std::int64_t at_micros) {
+  auto rec = Get(entry.txn_id());
+  if (!rec) {
+    return rec.error();
+  }
+  proto::SafDelivery d;
+  d.set_txn_id(entry.txn_id());
+  d.set_message_type(entry.message_type());
+  d.set_destination(entry.destination());
+  d.set_attempts(entry.attempts());
+  d.set_response_code(std::string(response_code));
+  d.set_acknowledged_micros(at_micros);
+  d.set_queued_micros(entry.created_micros());
+  return store_.Write(
+      {{Cf::kJournalIndex,
+        "K" + Join({rec->business_date(), EncodeU64(entry.txn_id())}) + entry.message_type(),
+        d.SerializeAsString()}});
+}
+
+Result<std::vector<proto::SafDelivery>> Journal::ListDeliveries(const Store& store,
+                                                                std::string_view business_date) {
+  return ScanProtos<proto::SafDelivery>(store, Cf::kJournalIndex,
+                                        "K" + std::string(business_date) + '\0');
+}
+
 Result<std::size_t> Journal::Prune(std::string_view cutoff_date) {
   std::vector<std::string> ids;
   auto ec = store_.Scan(Cf::kJournalIndex, "D", [&](std::string_view k, std::string_view) {
@@ -305,6 +332,10 @@ Result<std::size_t> Journal::Prune(std::string_view cutoff_date) {
     if (auto wec = store_.Write(std::move(write)); wec) {
       return wec;
     }
+  }
+  // Acknowledgements of the pruned dates ('K' sorts by date): a record still in flight has none.
+  if (auto dec = store_.DeleteRange(Cf::kJournalIndex, "K", "K" + std::string(cutoff_date)); dec) {
+    return dec;
   }
   return pruned;
 }

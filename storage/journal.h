@@ -15,6 +15,7 @@
 //   'M' mid 0 business_date 0 id              -> ""
 //   'B' tid 0 batch(4, big-endian) 0 id       -> ""   (batch 0 = the open batch)
 //   'D' business_date 0 id                    -> ""   (retention)
+//   'K' business_date 0 id message_type       -> SafDelivery (the issuer acknowledged it)
 
 #include <atomic>
 #include <functional>
@@ -100,6 +101,20 @@ class Journal {
 
   // The clear PAN of a record, for building a message to its issuer. The caller wipes it.
   [[nodiscard]] Result<std::string> RevealPan(const proto::TransactionRecord& rec) const;
+
+  // Records that the issuer acknowledged a reversal or advice of the SAF queue (its 0430, 0230
+  // or 0130 with field 39 `response_code`), under the business date of the transaction, for the
+  // settlement run's issuer reconciliation. Durable on return. Call it before
+  // SafQueue::Acknowledge: a crash between the two sends the entry again and records the same
+  // key again, never loses the acknowledgement. kNotFound when the transaction is not in the
+  // journal (pruned).
+  [[nodiscard]] boost::system::error_code RecordDelivery(const proto::SafEntry& entry,
+                                                         std::string_view response_code,
+                                                         std::int64_t at_micros);
+  // The acknowledgements recorded for the transactions of a business date, in transaction id
+  // then message type order. Reads only: works on a read-only store.
+  [[nodiscard]] static Result<std::vector<proto::SafDelivery>> ListDeliveries(
+      const Store& store, std::string_view business_date);
 
   // Deletes records (and their index entries) of business dates before `cutoff_date` (YYYYMMDD)
   // that are no longer in flight. Returns how many were deleted.

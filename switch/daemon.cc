@@ -26,6 +26,7 @@
 #include "storage/saf_queue.h"
 #include "switch/admin/admin_api.h"
 #include "switch/admin/admin_http.h"
+#include "switch/admin/admin_settlement.h"
 #include "switch/config.h"
 #include "switch/http.h"
 #include "switch/log.h"
@@ -37,6 +38,9 @@ namespace {
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+// The daemon's own lines (start-up, recovery, retention, SAF, shutdown): each `*log << ... "\n"`
+// statement is one line of the switch's log (switch/log.h), in the configured format.
+constexpr LogSink kDaemonLog(LogLevel::kInfo);
 
 std::string ReadFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -89,6 +93,10 @@ void WriteDemoKeys(const fs::path& file, const crypto::SecretBytes& master) {
   // The master/session demo terminal's TMK: the published X9.24-1 test key, so it counts as TEST.
   add("tmk-demo", KeyKind::kTmk, KeyAlgorithm::kTdes, "0123456789ABCDEFFEDCBA9876543210");
   add("data-demo", KeyKind::kDataKey, KeyAlgorithm::kAes, RandomHex(32));
+  // Transport keys of the demo key-injection facility (TEST keys): terminal keys leave the key
+  // store as TR-31 blocks under one of them (docs/admin.md).
+  add("kek-demo", KeyKind::kKek, KeyAlgorithm::kAes, "FEDCBA9876543210F1F1F1F1F1F1F1F1");
+  add("kek-demo-tdes", KeyKind::kKek, KeyAlgorithm::kTdes, "89ABCDEF0123456776543210FEDCBA98");
   WritePrivateFile(file, "# Switchyard demo key store: TEST keys, wrapped under " +
                              std::string("the master key. Never use in production.\n") +
                              store.Serialize());
@@ -97,8 +105,7 @@ void WriteDemoKeys(const fs::path& file, const crypto::SecretBytes& master) {
 // The configuration's merchants and terminals into the registry (records "merchant" and
 // "terminal"), each audited as a change by "config" when it differs from what is stored. A record
 // the file no longer lists stays: retire a terminal (status: retired) rather than delete it.
-void ImportConfiguration(const proto::SwitchConfig& config, storage::Registry& registry,
-                         std::ostream& log) {
+void ImportConfiguration(const proto::SwitchConfig& config, storage::Registry& registry) {
   const std::int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
@@ -123,7 +130,8 @@ void ImportConfiguration(const proto::SwitchConfig& config, storage::Registry& r
     import("terminal", t.tid(), t);
   }
   if (changed > 0) {
-    log << "registry: " << changed << " merchant and terminal records from the configuration\n";
+    kDaemonLog << "registry: " << changed
+               << " merchant and terminal records from the configuration\n";
   }
 }
 
@@ -161,8 +169,9 @@ class LinkGateway final : public IssuerGateway {
 
 }  // namespace
 
+// `log` is no longer written: these lines go to the switch's log (kDaemonLog) like every other.
 std::unique_ptr<crypto::SoftwareKeyStore> PrepareKeys(const proto::SwitchConfig& config,
-                                                      std::ostream& log) {
+                                                      [[maybe_unused]] std::ostream& log) {
   const bool demo = config.mode() == "demo";
   const fs::path data = config.data_dir();
   fs::create_directories(data);
@@ -179,7 +188,7 @@ std::unique_ptr<crypto::SoftwareKeyStore> PrepareKeys(const proto::SwitchConfig&
           master_file.string() + " is missing)");
     }
     WritePrivateFile(master_file, RandomHex(32) + "\n");
-    log << "demo: made a new key-store master key in " << master_file.string() << "\n";
+    kDaemonLog << "demo: made a new key-store master key in " << master_file.string() << "\n";
   }
   auto master = crypto::SoftwareKeyStore::LoadMasterKey(env, master_file.string());
   if (!master) {
@@ -193,7 +202,7 @@ std::unique_ptr<crypto::SoftwareKeyStore> PrepareKeys(const proto::SwitchConfig&
       throw std::runtime_error("key file " + key_file.string() + " is missing");
     }
     WriteDemoKeys(key_file, *master);
-    log << "demo: made TEST keys in " << key_file.string() << "\n";
+    kDaemonLog << "demo: made TEST keys in " << key_file.string() << "\n";
   }
   auto store = crypto::SoftwareKeyStore::Load(*master, ReadFile(key_file));
   if (!store) {
@@ -212,7 +221,7 @@ std::unique_ptr<crypto::SoftwareKeyStore> PrepareKeys(const proto::SwitchConfig&
 
 struct Daemon::Impl {
   proto::SwitchConfig config;
-  std::ostream* log = nullptr;
+  const LogSink* log = &kDaemonLog;
   asio::io_context io;
   std::unique_ptr<crypto::SoftwareKeyStore> keys;
   std::unique_ptr<crypto::PanProtector> pans;
@@ -231,8 +240,9 @@ struct Daemon::Impl {
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<OpsHttp> http;
-  std::unique_ptr<admin::AdminApi> admin_api;    // when admin.tokens are configured
-  std::unique_ptr<admin::AdminHttp> admin_http;  // destroyed before admin_api
+  std::unique_ptr<admin::SettlementApi> settlement;  // with the admin API; outlives it
+  std::unique_ptr<admin::AdminApi> admin_api;        // when admin.tokens are configured
+  std::unique_ptr<admin::AdminHttp> admin_http;      // destroyed before admin_api
 
   std::mutex metrics_mu;  // scrapes may overlap; RefreshMetrics runs one at a time
   LatencyHistogram::Snapshot last_end_to_end;
@@ -240,6 +250,10 @@ struct Daemon::Impl {
 
   void Recover();
   void RefreshMetrics();
+  // Rewrites the key file from the key store (after it generated a key): "" or why not.
+  std::string SaveKeys();
+  // Stores the terminals' last-seen times every minute (the pipeline keeps them in memory).
+  asio::awaitable<void> FlushSeen();
   asio::awaitable<void> ApplyRetention();
   asio::awaitable<void> DrainSaf(std::string route);
   std::optional<iso8583::Message> BuildAdvice(const proto::SafEntry& e);
@@ -287,6 +301,26 @@ void Daemon::Impl::RefreshMetrics() {
     gauge("sy_onboarding_oldest_wait_business_days",
           "Business days the longest-waiting application has waited")
         .Set(static_cast<double>(q.oldest_business_days));
+  }
+  if (settlement) {
+    // From the ledger of runs, so `switchyard settle` runs count as well as the API's.
+    const admin::SettlementMetrics sm = settlement->Metrics();
+    const std::string runs_help =
+        "Settlement runs by result (ok, failed: CLI and API, from the "
+        "ledger; refused: API requests refused while a run was going on)";
+    SyncCounter(counter("sy_settlement_runs_total", runs_help, {{"result", "ok"}}),
+                static_cast<double>(sm.ledger.ok));
+    SyncCounter(counter("sy_settlement_runs_total", runs_help, {{"result", "failed"}}),
+                static_cast<double>(sm.ledger.failed));
+    SyncCounter(counter("sy_settlement_runs_total", runs_help, {{"result", "refused"}}),
+                static_cast<double>(sm.refused));
+    gauge("sy_settlement_last_run_duration_seconds", "Duration of the last settlement run")
+        .Set(sm.ledger.last_duration_seconds);
+    gauge("sy_settlement_last_success_business_date",
+          "Latest business date settled successfully, as the number YYYYMMDD (0: none)")
+        .Set(sm.ledger.last_success_date.empty() ? 0.0 : std::stod(sm.ledger.last_success_date));
+    gauge("sy_settlement_run_in_progress", "1 while an admin API settlement run is going on")
+        .Set(sm.running ? 1.0 : 0.0);
   }
   p.by_type.ForEach([&](std::string_view mti, std::string_view rc, std::string_view route,
                         std::uint64_t n) {
@@ -402,6 +436,37 @@ void Daemon::Impl::Recover() {
   }
 }
 
+std::string Daemon::Impl::SaveKeys() {
+  static std::mutex mu;  // one rewrite at a time
+  std::lock_guard lock(mu);
+  const fs::path file = config.keys().file();
+  fs::path tmp = file;
+  tmp += ".new";
+  try {
+    fs::remove(tmp);
+    WritePrivateFile(tmp, keys->Serialize());  // TR-31 blocks and check values only
+    std::error_code ec;
+    fs::rename(tmp, file, ec);
+    if (ec) {
+      return "cannot replace " + file.string() + ": " + ec.message();
+    }
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return {};
+}
+
+asio::awaitable<void> Daemon::Impl::FlushSeen() {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (!stopping) {
+    timer.expires_after(std::chrono::minutes(1));
+    (void)co_await timer.async_wait(kTuple);
+    if (!stopping) {
+      pipeline->FlushSeen(false);
+    }
+  }
+}
+
 asio::awaitable<void> Daemon::Impl::ApplyRetention() {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (!stopping) {
@@ -410,15 +475,15 @@ asio::awaitable<void> Daemon::Impl::ApplyRetention() {
     const std::string today = BusinessDate(clock.Now(), cutover);
     const std::string cutoff = DaysBefore(today, static_cast<int>(config.retention_days()));
     if (auto pruned = journal->Prune(cutoff); !pruned) {
-      *log << "retention: pruning before " << cutoff << " failed: " << pruned.error().message()
-           << "\n";
+      SY_LOG(kWarning) << "retention: pruning before " << cutoff
+                       << " failed: " << pruned.error().message();
     } else if (*pruned > 0) {
       *log << "retention: deleted " << *pruned << " journal records before " << cutoff << "\n";
     }
     // Answers remembered for duplicate detection live one business day.
     if (auto ec = store->DeleteRange(storage::Cf::kMeta, "dup/", "dup/" + today); ec) {
-      *log << "retention: expiring the duplicate window before " << today
-           << " failed: " << ec.message() << "\n";
+      SY_LOG(kWarning) << "retention: expiring the duplicate window before " << today
+                       << " failed: " << ec.message();
     }
     // Daily, and at each new business day for the duplicate window.
     timer.expires_after(std::chrono::hours(24));
@@ -523,7 +588,8 @@ asio::awaitable<void> Daemon::Impl::DrainSaf(std::string route) {
     }
     auto advice = BuildAdvice(e);
     if (!advice) {
-      *log << "saf: " << route << " entry " << e.seq() << " cannot be rebuilt; kept for review\n";
+      SY_LOG(kWarning) << "saf: " << route << " entry " << e.seq()
+                       << " cannot be rebuilt; kept for review";
       backoff = std::chrono::milliseconds(30000);
       continue;
     }
@@ -535,6 +601,12 @@ asio::awaitable<void> Daemon::Impl::DrainSaf(std::string route) {
     }
     auto outcome = co_await gateway.Send(route, std::move(*advice));
     if (outcome.response) {
+      // The acknowledgement first, for the settlement's issuer reconciliation (the entry is gone
+      // once acknowledged); a crash between the two only sends the entry again.
+      if (auto ec = journal->RecordDelivery(e, outcome.response->Get(39), now); ec) {
+        *log << "saf: " << route << " entry " << e.seq()
+             << ": acknowledgement not recorded: " << ec.message() << "\n";
+      }
       if (auto ec = saf->Acknowledge(e); !ec) {
         *log << "saf: " << route << " " << e.message_type() << " for transaction " << e.txn_id()
              << " acknowledged\n";
@@ -555,7 +627,6 @@ std::unique_ptr<Daemon> Daemon::Create(const proto::SwitchConfig& config, std::o
   }
   auto impl = std::make_unique<Impl>();
   impl->config = config;
-  impl->log = &log;
   const fs::path data = config.data_dir();
   fs::create_directories(data);
   impl->keys = PrepareKeys(config, log);
@@ -583,7 +654,7 @@ std::unique_ptr<Daemon> Daemon::Create(const proto::SwitchConfig& config, std::o
   impl->bins = std::make_unique<routing::BinRouter>(std::move(*table));
   for (const auto& r : config.routes()) {
     routing::LinkOptions lo;
-    lo.log = [&log](std::string_view line) { log << line << "\n"; };
+    lo.log = [](std::string_view line) { SY_LOG(kInfo) << line; };
     if (!r.zak_id().empty()) {
       // Link MACs under the route's ZAK (INTERFACE.md §2), computed by the key store.
       const crypto::SoftwareKeyStore* keys = impl->keys.get();
@@ -612,7 +683,7 @@ std::unique_ptr<Daemon> Daemon::Create(const proto::SwitchConfig& config, std::o
   const std::size_t threads =
       config.threads() > 0 ? config.threads() : std::max(1U, std::thread::hardware_concurrency());
   impl->records = std::make_unique<storage::Registry>(*impl->store);
-  ImportConfiguration(impl->config, *impl->records, log);
+  ImportConfiguration(impl->config, *impl->records);
   impl->pipeline = std::make_unique<Pipeline>(
       impl->io.get_executor(),
       Pipeline::Deps{&impl->config, impl->keys.get(), impl->journal.get(), impl->saf.get(),
@@ -631,15 +702,20 @@ void Daemon::Start() {
   d.Recover();
   for (auto& [id, link] : d.gateway.links) {
     link->Start();
-    asio::co_spawn(d.io, d.DrainSaf(id), [log = d.log, id = id](std::exception_ptr e) {
+    asio::co_spawn(d.io, d.DrainSaf(id), [id = id](std::exception_ptr e) {
       if (e) {
-        *log << "saf: drainer for " << id << " stopped by an exception\n";
+        SY_LOG(kError) << "saf: drainer for " << id << " stopped by an exception";
       }
     });
   }
-  asio::co_spawn(d.io, d.ApplyRetention(), [log = d.log](std::exception_ptr e) {
+  asio::co_spawn(d.io, d.ApplyRetention(), [](std::exception_ptr e) {
     if (e) {
-      *log << "retention: stopped by an exception\n";
+      SY_LOG(kError) << "retention: stopped by an exception";
+    }
+  });
+  asio::co_spawn(d.io, d.FlushSeen(), [](std::exception_ptr e) {
+    if (e) {
+      SY_LOG(kError) << "last seen: the periodic flush stopped by an exception";
     }
   });
   const fs::path data = d.config.data_dir();
@@ -661,8 +737,8 @@ void Daemon::Start() {
                                "': " + dialect.error().message);
     }
     if (l.plain_tcp()) {
-      *d.log << "WARNING: listener " << l.name()
-             << " serves plain TCP without TLS, as configured\n";
+      SY_LOG(kWarning) << "WARNING: listener " << l.name()
+                       << " serves plain TCP without TLS, as configured";
     } else {
       std::string cert = l.tls().certificate();
       std::string key = l.tls().private_key();
@@ -716,6 +792,15 @@ void Daemon::Start() {
     if (auto problems = admin::ResolveAdminConfig(admin, d.config.data_dir()); !problems.empty()) {
       throw std::runtime_error(problems);
     }
+    const auto& so = d.config.settlement();
+    const fs::path data = d.config.data_dir();
+    d.settlement = std::make_unique<admin::SettlementApi>(admin::SettlementApiOptions{
+        .store = d.store.get(),
+        .out_dir = so.output_dir().empty() ? (data / "settlement").string() : so.output_dir(),
+        .agreements =
+            so.agreements().empty() ? (data / "agreements.yaml").string() : so.agreements(),
+        .holidays = so.holidays(),
+        .bins = [&d] { return d.bins->Snapshot(); }});
     d.admin_api = std::make_unique<admin::AdminApi>(
         admin, *d.records, d.clock,
         admin::AdminOptions{
@@ -724,8 +809,17 @@ void Daemon::Start() {
                 [&d](const proto::TerminalProfile& t) { d.pipeline->UpsertTerminal(t); },
             .merchant_changed =
                 [&d](const proto::MerchantConfig& m) { d.pipeline->UpsertMerchant(m); },
-            .was_activated =
-                [&d](const std::string& tid) { return d.pipeline->WasActivated(tid); }});
+            .was_activated = [&d](const std::string& tid) { return d.pipeline->WasActivated(tid); },
+            .keys = d.keys.get(),
+            .save_keys = [&d] { return d.SaveKeys(); },
+            .seen =
+                [&d](const std::string& tid) {
+                  Pipeline::Seen s = d.pipeline->LastSeen(tid);
+                  return admin::TerminalSeen{s.last_seen_micros, std::move(s.software_version)};
+                },
+            .journal = d.journal.get(),
+            .bins = [&d] { return d.bins->Snapshot()->entries(); },
+            .settlement = d.settlement.get()});
     d.admin_http = std::make_unique<admin::AdminHttp>(
         d.io.get_executor(), admin::MakeAdminTlsContext(admin), *d.admin_api);
     if (auto ec = d.admin_http->Start(admin.address(), static_cast<std::uint16_t>(admin.port()));
@@ -774,6 +868,7 @@ void Daemon::Stop() {
   for (auto& [id, link] : d.gateway.links) {
     link->Stop();
   }
+  d.pipeline->FlushSeen(true);  // the terminals' last-seen times, durably
   d.work.reset();
   // Give in-flight transactions a moment to finish and journal; then stop the loop.
   auto timer = std::make_shared<asio::steady_timer>(d.io, std::chrono::seconds(2));

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <iterator>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <sstream>
 
@@ -94,6 +95,38 @@ namespace {
 
 using namespace pipeline_detail;  // NOLINT(google-build-using-namespace): this file's helpers
 constexpr std::size_t kDuplicateWindow = 512;  // remembered requests per terminal
+
+// Whether `ksn` (hex, as field 62 carries it) is of the device whose initial KSN is `initial`
+// (hex): equal but for the transaction counter — the rightmost 21 bits of a TDES KSN (ANSI
+// X9.24-1:2009), 32 of an AES one (X9.24-3-2017). An empty `initial` accepts any.
+bool SameDevice(std::string_view ksn, std::string_view initial) {
+  if (initial.empty()) {
+    return true;
+  }
+  if (ksn.size() != initial.size() || (ksn.size() != 20 && ksn.size() != 24)) {
+    return false;
+  }
+  auto nibble = [](char c) {
+    return c >= '0' && c <= '9'                     ? c - '0'
+           : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10
+                                                    : -1;
+  };
+  // TDES: 14 whole hex digits, then the top 3 bits of the 15th; AES: the 16 digits of the
+  // initial key ID.
+  const std::size_t whole = ksn.size() == 20 ? 14 : 16;
+  for (std::size_t i = 0; i < whole; ++i) {
+    if (nibble(ksn[i]) < 0 || nibble(ksn[i]) != nibble(initial[i])) {
+      return false;
+    }
+  }
+  return ksn.size() == 24 || ((nibble(ksn[14]) ^ nibble(initial[14])) & 0xE) == 0;
+}
+
+// A software version as a sign-on's field 48 may carry it: printable ASCII, 1 to 32 characters.
+bool SoftwareVersionValid(std::string_view v) {
+  return !v.empty() && v.size() <= 32 &&
+         std::all_of(v.begin(), v.end(), [](char c) { return c >= 0x20 && c <= 0x7E; });
+}
 
 // The 21-bit (TDES, ANSI X9.24-1) or 32-bit (AES, X9.24-3) transaction counter of a KSN.
 std::uint64_t KsnCounter(const std::vector<std::uint8_t>& ksn) {
@@ -184,17 +217,65 @@ Pipeline::Pipeline(asio::any_io_executor executor, Deps deps, std::string termin
     term->shard = std::hash<std::string>{}(t.tid()) % shards_.size();
     terminals_.emplace(t.tid(), std::move(term));
   }
-  // Activations survive restarts: a terminal that signed on stays active (the configuration's
-  // "suspended" and "retired" win over a stored activation).
-  (void)deps_.store->Scan(storage::Cf::kMeta, "terminal-status/",
+  // Keys rotated while the switch was down: a terminal whose stored key identity is not its
+  // profile's starts afresh (no KSN mark, session keys or activation of the old keys); one with
+  // none stored (a store from before identities were kept) keeps its state.
+  std::map<std::string, std::string, std::less<>> identities;
+  (void)deps_.store->Scan(storage::Cf::kMeta, "terminal-keys/",
                           [&](std::string_view key, std::string_view value) {
-                            auto it = terminals_.find(key.substr(16));
-                            if (it != terminals_.end() && value == "active" &&
-                                it->second->status == Status::kProvisioned) {
-                              it->second->status = Status::kActive;
+                            identities.emplace(key.substr(14), value);
+                            return true;
+                          });
+  std::set<std::string, std::less<>> rekeyed;
+  std::vector<storage::Mutation> first_identities;
+  for (const auto& [tid, t] : terminals_) {
+    const auto stored = identities.find(tid);
+    if (stored == identities.end()) {
+      first_identities.push_back(
+          {storage::Cf::kMeta, "terminal-keys/" + tid, KeyIdentity(*t->profile)});
+    } else if (stored->second != KeyIdentity(*t->profile)) {
+      SY_LOG(kInfo) << "pipeline: terminal " << tid << ": keys rotated while stopped; it signs on "
+                    << "again with the new ones";
+      ResetKeys(*t, /*wait=*/true);  // before anything reads the store's old state
+      rekeyed.insert(tid);
+    }
+  }
+  if (!first_identities.empty()) {
+    deps_.store->Submit(std::move(first_identities), [](boost::system::error_code ec) {
+      if (ec) {
+        SY_LOG(kWarning) << "pipeline: key identities not stored: " << ec.message();
+      }
+    });
+  }
+  // Last seen and software versions, as last stored.
+  (void)deps_.store->Scan(storage::Cf::kMeta, "terminal-seen/",
+                          [&](std::string_view key, std::string_view value) {
+                            auto it = terminals_.find(key.substr(14));
+                            if (it == terminals_.end()) {
+                              return true;
+                            }
+                            const std::size_t space = value.find(' ');
+                            const std::string micros(value.substr(0, space));
+                            if (Digits(micros) && micros.size() <= 18) {
+                              it->second->last_seen_micros = std::stoll(micros);
+                              it->second->last_seen_stored = it->second->last_seen_micros.load();
+                            }
+                            if (space != std::string_view::npos) {
+                              it->second->software_version = std::string(value.substr(space + 1));
                             }
                             return true;
                           });
+  // Activations survive restarts: a terminal that signed on stays active (the configuration's
+  // "suspended" and "retired" win over a stored activation).
+  (void)deps_.store->Scan(
+      storage::Cf::kMeta, "terminal-status/", [&](std::string_view key, std::string_view value) {
+        auto it = terminals_.find(key.substr(16));
+        if (it != terminals_.end() && value == "active" && !rekeyed.contains(key.substr(16)) &&
+            it->second->status == Status::kProvisioned) {
+          it->second->status = Status::kActive;
+        }
+        return true;
+      });
   for (const auto& m : merchant_records_) {
     merchants_.emplace(m->mid(), m.get());
   }
@@ -214,6 +295,120 @@ void Pipeline::Activate(Terminal& t) {
                               << "pipeline: status of " << tid << " not stored: " << ec.message();
                         }
                       });
+}
+
+std::string Pipeline::KeyIdentity(const proto::TerminalProfile& p) {
+  std::string ksn = p.initial_ksn();
+  for (char& c : ksn) {
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return p.key_scheme() + "/" + p.bdk_id() + "/" + ksn + "/" + p.tmk_id();
+}
+
+void Pipeline::ResetKeys(Terminal& t, bool wait) {
+  const std::string& tid = t.profile->tid();
+  t.ksn_loaded = true;  // the stored mark counted the old device's KSNs: not read, deleted
+  t.have_ksn = false;
+  t.ksn_high = 0;
+  t.session_loaded = true;  // stored session keys were under the old TMK: dropped, deleted
+  deps_.keys->DropSessionKeys(tid);
+  if (t.status == Status::kActive) {
+    t.status = Status::kProvisioned;  // until a sign-on proves the new key
+  }
+  // In submission order behind any activation or mark of the old keys already submitted.
+  std::vector<storage::Mutation> write;
+  write.push_back({storage::Cf::kMeta, "ksn-high-water/" + tid, "", true});
+  write.push_back({storage::Cf::kMeta, "terminal-status/" + tid, "", true});
+  write.push_back({storage::Cf::kMeta, "session-keys/" + tid, "", true});
+  write.push_back({storage::Cf::kMeta, "terminal-keys/" + tid, KeyIdentity(*t.profile)});
+  auto done = [tid](boost::system::error_code ec) {
+    if (ec) {
+      SY_LOG(kWarning) << "pipeline: the reset of " << tid
+                       << "'s keys not stored: " << ec.message();
+    }
+  };
+  if (wait) {
+    done(deps_.store->Write(std::move(write)));
+  } else {
+    deps_.store->Submit(std::move(write), std::move(done));
+  }
+}
+
+void Pipeline::NoteSignOn(Terminal& t, std::string_view software_version) {
+  const std::int64_t seen = t.last_seen_micros.load(std::memory_order_relaxed);
+  std::string value = std::to_string(seen);
+  {
+    std::lock_guard lock(t.version_mu);
+    if (!software_version.empty()) {
+      t.software_version = std::string(software_version);  // else the last known one stays
+    }
+    if (!t.software_version.empty()) {
+      value += " " + t.software_version;
+    }
+  }
+  t.last_seen_stored = seen;
+  deps_.store->Submit({{storage::Cf::kMeta, "terminal-seen/" + t.profile->tid(), std::move(value)}},
+                      [tid = t.profile->tid()](boost::system::error_code ec) {
+                        if (ec) {
+                          SY_LOG(kWarning) << "pipeline: last seen of " << tid
+                                           << " not stored: " << ec.message();
+                        }
+                      });
+}
+
+Pipeline::Seen Pipeline::LastSeen(const std::string& tid) const {
+  auto t = FindTerminal(tid);
+  if (!t) {
+    return {};
+  }
+  Seen out;
+  out.last_seen_micros = t->last_seen_micros.load(std::memory_order_relaxed);
+  std::lock_guard lock(t->version_mu);
+  out.software_version = t->software_version;
+  return out;
+}
+
+void Pipeline::FlushSeen(bool wait) {
+  std::vector<storage::Mutation> write;
+  auto flushed =
+      std::make_shared<std::vector<std::pair<std::shared_ptr<Terminal>, std::int64_t>>>();
+  {
+    std::shared_lock lock(directory_mu_);
+    for (const auto& [tid, t] : terminals_) {
+      const std::int64_t seen = t->last_seen_micros.load(std::memory_order_relaxed);
+      if (seen <= t->last_seen_stored.load(std::memory_order_relaxed)) {
+        continue;
+      }
+      std::string value = std::to_string(seen);
+      {
+        std::lock_guard version(t->version_mu);
+        if (!t->software_version.empty()) {
+          value += " " + t->software_version;
+        }
+      }
+      write.push_back({storage::Cf::kMeta, "terminal-seen/" + tid, std::move(value)});
+      flushed->emplace_back(t, seen);
+    }
+  }
+  if (write.empty()) {
+    return;
+  }
+  auto done = [flushed](boost::system::error_code ec) {
+    if (ec) {
+      SY_LOG(kWarning) << "pipeline: last-seen times not stored: " << ec.message();
+      return;
+    }
+    for (auto& [t, seen] : *flushed) {
+      std::int64_t stored = t->last_seen_stored.load();
+      while (stored < seen && !t->last_seen_stored.compare_exchange_weak(stored, seen)) {
+      }
+    }
+  };
+  if (wait) {
+    done(deps_.store->Write(std::move(write)));
+  } else {
+    deps_.store->Submit(std::move(write), std::move(done));
+  }
 }
 
 std::string Pipeline::TerminalStatus(const std::string& tid) const {
@@ -266,15 +461,25 @@ void Pipeline::UpsertTerminal(const proto::TerminalProfile& profile) {
     term->status = ParseStatus(profile.status());
     term->shard = std::hash<std::string>{}(profile.tid()) % shards_.size();
     terminals_.emplace(profile.tid(), std::move(term));
+    // Its key identity, so that a rotation while the switch is down is recognised at start.
+    deps_.store->Submit(
+        {{storage::Cf::kMeta, "terminal-keys/" + profile.tid(), KeyIdentity(*next)}},
+        [](boost::system::error_code) {});
     return;
   }
   // A known terminal changes on its shard, between its requests. "provisioned" does not undo an
   // activation the terminal earned at sign-on; suspended, retired and active apply as they are.
   std::shared_ptr<Terminal> t = it->second;
-  asio::post(shards_[t->shard], [t, next] {
+  asio::post(shards_[t->shard], [this, t, next] {
+    const bool rekeyed = KeyIdentity(*t->profile) != KeyIdentity(*next);
     t->profile = next;
     const Status status = ParseStatus(next->status());
-    if (status != Status::kProvisioned || t->status != Status::kActive) {
+    if (rekeyed) {
+      SY_LOG(kInfo) << "pipeline: terminal " << next->tid() << ": keys rotated; "
+                    << StatusName(status) << " until it signs on with the new ones";
+      ResetKeys(*t);
+      t->status = status;
+    } else if (status != Status::kProvisioned || t->status != Status::kActive) {
       t->status = status;
     }
   });
@@ -319,7 +524,10 @@ asio::awaitable<Response> Pipeline::Dispatch(std::shared_ptr<Context> ctx) {
 }
 
 asio::awaitable<Response> Pipeline::Process(std::shared_ptr<Context> ctx) {
-  ctx->business_date = BusinessDate(deps_.clock->Now(), cutover_);
+  const auto now = deps_.clock->Now();
+  ctx->business_date = BusinessDate(now, cutover_);
+  // Last seen: memory only (sign-ons and FlushSeen store it), never a write per request.
+  ctx->terminal->last_seen_micros.store(Micros(now), std::memory_order_relaxed);
   const std::string_view mti = ctx->msg.mti();
   if (mti == "0800") {
     co_return co_await NetworkManagement(*ctx);
@@ -509,6 +717,14 @@ asio::awaitable<std::optional<std::string>> Pipeline::VerifyMac(Context& ctx) {
       co_return std::string("30");
     }
     ctx.ksn.assign(ksn->begin(), ksn->end());
+    // The KSN must be this terminal's device's: else another device under the same BDK, or this
+    // terminal's key from before a rotation, could act as it.
+    if (!SameDevice(m.Get(62), profile.initial_ksn())) {
+      stats_.mac_failures++;
+      SY_LOG(kWarning) << "pipeline: terminal " << profile.tid()
+                       << ": the KSN is not of its device (initial KSN)";
+      co_return std::string("63");
+    }
   }
   auto input = iso8583::MacInput(DialectOf(ctx), m, ctx.request.message);
   if (!input) {
@@ -536,8 +752,9 @@ asio::awaitable<std::optional<std::string>> Pipeline::VerifyMac(Context& ctx) {
   }
   if (!ok) {
     stats_.mac_failures++;
-    SY_LOG(kWarning) << "pipeline: terminal " << profile.tid() << ": MAC check failed ("
-                     << ok.error().message() << ")";
+    SY_LOG(kWarning).With("tid", profile.tid()).With("stan", m.Get(11)).With("mti", m.mti())
+        << "pipeline: terminal " << profile.tid() << ": MAC check failed (" << ok.error().message()
+        << ")";
     co_return std::string("63");
   }
   ctx.mac_response = true;
@@ -622,6 +839,13 @@ asio::awaitable<Response> Pipeline::NetworkManagement(Context& ctx) {
   if (code != "001" && code != "101") {
     co_return co_await Answer(ctx, "12");
   }
+  // A sign-on may carry the terminal's software version in 48; anything else there is a format
+  // error (docs/terminal-messages.md).
+  if (code == "001" && ctx.msg.Has(48) && !SoftwareVersionValid(ctx.msg.Get(48))) {
+    SY_LOG(kWarning) << "pipeline: terminal " << t.profile->tid()
+                     << ": field 48 of a sign-on is not a software version (printable, 1 to 32)";
+    co_return co_await Answer(ctx, "30");
+  }
   if (t.status == Status::kSuspended || t.status == Status::kRetired) {
     co_return co_await Answer(ctx, "58");
   }
@@ -641,6 +865,7 @@ asio::awaitable<Response> Pipeline::NetworkManagement(Context& ctx) {
     SY_LOG(kInfo) << "pipeline: terminal " << t.profile->tid() << " active after its first sign-on";
     Activate(t);
   }
+  NoteSignOn(t, ctx.msg.Get(48));
   co_return co_await Answer(ctx, "00");
 }
 
@@ -704,6 +929,9 @@ asio::awaitable<Response> Pipeline::SessionKeyExchange(Context& ctx) {
   }
   SY_LOG(kInfo) << "pipeline: terminal " << t.profile->tid() << " got new session keys ("
                 << m.Get(70) << ")";
+  if (m.Get(70) == "001") {
+    NoteSignOn(t, m.Get(48));
+  }
   Response response;
   response.message = std::move(packed);
   co_return response;
@@ -978,9 +1206,14 @@ asio::awaitable<Response> Pipeline::Decline(Context& ctx, const std::string& key
   rec.set_response_code(std::string(response_code));
   AddEvent(rec, proto::TXN_ANSWERED, rec.received_micros(), response_code,
            "declined by the switch");
-  SY_LOG(kInfo) << "pipeline: " << t.profile->tid() << " stan " << rec.stan() << " "
-                << iso8583::MaskPan(pan) << " amount " << rec.amount_minor() << " -> "
-                << response_code << " (declined by the switch)";
+  SY_LOG(kInfo)
+          .With("tid", rec.tid())
+          .With("stan", rec.stan())
+          .With("rrn", rec.rrn())
+          .With("mti", rec.mti())
+          .With("rc", response_code)
+      << "pipeline: " << t.profile->tid() << " stan " << rec.stan() << " " << iso8583::MaskPan(pan)
+      << " amount " << rec.amount_minor() << " -> " << response_code << " (declined by the switch)";
   // A PAN that is not 8 to 19 digits cannot be sealed; the record then has none.
   const bool sealable = pan.size() >= 8 && pan.size() <= 19 && Digits(pan);
   auto [ec, id] = co_await deps_.journal->Append(rec, sealable ? pan : std::string_view(), kTuple);
@@ -1274,9 +1507,15 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
   } else {
     stats_.declined++;
   }
-  SY_LOG(kInfo) << "pipeline: " << t.profile->tid() << " stan " << m.Get(11) << " "
-                << iso8583::MaskPan(pan) << " amount " << amount << " -> " << rc
-                << (stand_in ? " (stand-in)" : "");
+  SY_LOG(kInfo)
+          .With("tid", t.profile->tid())
+          .With("stan", m.Get(11))
+          .With("rrn", rrn)
+          .With("mti", m.mti())
+          .With("rc", rc)
+          .With("route", route.id())
+      << "pipeline: " << t.profile->tid() << " stan " << m.Get(11) << " " << iso8583::MaskPan(pan)
+      << " amount " << amount << " -> " << rc << (stand_in ? " (stand-in)" : "");
   Response response;
   response.message = std::move(packed);
   co_return Remember(t, key, std::move(response), persisted);

@@ -85,7 +85,11 @@ class Pipeline final : public RequestHandler {
   [[nodiscard]] std::string TerminalStatus(const std::string& tid) const;
 
   // A terminal or merchant created or changed while the switch runs (the admin API, after its
-  // registry write): served from the next request on. Thread-safe.
+  // registry write): served from the next request on. Thread-safe. A profile whose keys differ
+  // (a rotation: new initial KSN, BDK or TMK) resets what belonged to the old keys — the KSN
+  // high-water mark, session keys, the activation (provisioned again until a sign-on proves the
+  // new key) — in memory and in the store; so does the constructor for a profile whose keys
+  // changed while the switch was down (the store keeps each terminal's key identity).
   void UpsertTerminal(const proto::TerminalProfile& profile);
   // Whether the terminal activated itself (first sign-on with a valid MAC) at some point, now or
   // before a restart. Thread-safe.
@@ -93,6 +97,18 @@ class Pipeline final : public RequestHandler {
   // Terminals by status ("active", "provisioned", "suspended", "retired"), for metrics.
   [[nodiscard]] std::map<std::string, std::uint64_t> TerminalCounts() const;
   void UpsertMerchant(const proto::MerchantConfig& merchant);
+
+  // When the switch last heard from a terminal (switch clock, microseconds; 0: never) and the
+  // software version it last reported at sign-on (0800 field 48). Thread-safe.
+  struct Seen {
+    std::int64_t last_seen_micros = 0;
+    std::string software_version;
+  };
+  [[nodiscard]] Seen LastSeen(const std::string& tid) const;
+  // Stores the last-seen time of every terminal heard from since the last flush, in one write
+  // (the daemon calls it every minute and at shutdown; sign-ons store theirs at once). `wait`:
+  // durable on return; else submitted. Thread-safe.
+  void FlushSeen(bool wait);
 
  private:
   struct Terminal;
@@ -107,6 +123,15 @@ class Pipeline final : public RequestHandler {
   static bool MasterSession(const Terminal& t);
   // Marks a terminal active, durably (it stays active across restarts).
   void Activate(Terminal& t);
+  // "key_scheme/bdk_id/initial_ksn/tmk_id": what a rotation changes.
+  static std::string KeyIdentity(const proto::TerminalProfile& p);
+  // Forgets the state of the terminal's previous keys (in memory and in the store: submitted, or
+  // durable on return with `wait`) and records the profile's key identity. On the terminal's
+  // shard, or before it serves.
+  void ResetKeys(Terminal& t, bool wait = false);
+  // A sign-on that proved the terminal's key: its software version (field 48, when sent) and
+  // last-seen time, stored at once.
+  void NoteSignOn(Terminal& t, std::string_view software_version);
   // The request's dialect (its listener's), or the pipeline's default.
   const iso8583::Dialect& DialectOf(const Context& ctx) const;
   boost::asio::awaitable<Response> Authorization(Context& ctx);

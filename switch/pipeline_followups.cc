@@ -183,8 +183,15 @@ asio::awaitable<Response> Pipeline::Void(Context& ctx) {
     co_return co_await AnswerWith(ctx, key, "96", "", "");
   }
   stats_.reversals_queued++;
-  SY_LOG(kInfo) << "pipeline: " << t.profile->tid() << " stan " << m.Get(11) << " void of "
-                << original.rrn() << " " << iso8583::MaskPan(pan) << " -> 00";
+  SY_LOG(kInfo)
+          .With("tid", t.profile->tid())
+          .With("stan", m.Get(11))
+          .With("rrn", rec.rrn())
+          .With("original_rrn", original.rrn())
+          .With("mti", m.mti())
+          .With("rc", "00")
+      << "pipeline: " << t.profile->tid() << " stan " << m.Get(11) << " void of " << original.rrn()
+      << " " << iso8583::MaskPan(pan) << " -> 00";
   co_return co_await AnswerWith(ctx, key, "00", rec.rrn(), original.approval_code());
 }
 
@@ -268,9 +275,15 @@ asio::awaitable<Response> Pipeline::Completion(Context& ctx) {
                      << " not stored: " << ec.message();
     co_return co_await AnswerWith(ctx, key, "96", "", "");
   }
-  SY_LOG(kInfo) << "pipeline: " << t.profile->tid() << " stan " << m.Get(11) << " completion of "
-                << preauth.rrn() << " " << iso8583::MaskPan(pan) << " amount " << amount
-                << " -> 00";
+  SY_LOG(kInfo)
+          .With("tid", t.profile->tid())
+          .With("stan", m.Get(11))
+          .With("rrn", rec.rrn())
+          .With("original_rrn", preauth.rrn())
+          .With("mti", m.mti())
+          .With("rc", "00")
+      << "pipeline: " << t.profile->tid() << " stan " << m.Get(11) << " completion of "
+      << preauth.rrn() << " " << iso8583::MaskPan(pan) << " amount " << amount << " -> 00";
   co_return co_await AnswerWith(ctx, key, "00", rec.rrn(), preauth.approval_code());
 }
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,6 +64,14 @@ struct Pipeline::Terminal {
   std::size_t shard = 0;
   // Written only on shards_[shard]; atomic so tools and the admin API can read it anywhere.
   std::atomic<pipeline_detail::Status> status{pipeline_detail::Status::kProvisioned};
+  // When the switch last heard from it (switch clock, microseconds): one relaxed store per request
+  // on its shard, read anywhere. Stored at sign-on and by FlushSeen, never per transaction.
+  std::atomic<std::int64_t> last_seen_micros{0};
+  std::atomic<std::int64_t> last_seen_stored{0};  // what the store holds
+  // The software version of its last sign-on that carried one (0800 field 48): written on the
+  // shard at sign-on, read by the admin API.
+  mutable std::mutex version_mu;
+  std::string software_version;  // guarded by version_mu
   // Everything below is touched only on shards_[shard].
   bool ksn_loaded = false;  // the stored high-water mark has been read
   bool have_ksn = false;

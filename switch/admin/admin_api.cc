@@ -1,5 +1,6 @@
 #include "switch/admin/admin_api.h"
 
+#include <google/protobuf/empty.pb.h>
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
@@ -14,6 +15,7 @@
 #include "crypto/digest.h"
 #include "crypto/hex.h"
 #include "proto/onboarding.pb.h"
+#include "switch/admin/admin_settlement.h"
 #include "switch/onboarding/agreement.h"
 #include "switch/onboarding/validation.h"
 
@@ -414,7 +416,8 @@ std::vector<FieldError> AgreementFromProto(const proto::Agreement& p, onboarding
   return errors;
 }
 
-proto::TerminalView View(const proto::TerminalProfile& t, const AdminOptions& options) {
+proto::TerminalView View(const proto::TerminalProfile& t, const AdminOptions& options,
+                         std::string_view software_minimum = {}) {
   proto::TerminalView v;
   v.set_tid(t.tid());
   v.set_mid(t.mid());
@@ -428,6 +431,15 @@ proto::TerminalView View(const proto::TerminalProfile& t, const AdminOptions& op
   if (options.live_status) {
     v.set_live_status(options.live_status(t.tid()));
   }
+  if (options.seen) {
+    const TerminalSeen seen = options.seen(t.tid());
+    if (seen.last_seen_micros > 0) {
+      *v.mutable_last_seen() = pb::util::TimeUtil::MicrosecondsToTimestamp(seen.last_seen_micros);
+    }
+    v.set_software_version(seen.software_version);
+  }
+  v.set_outdated(!software_minimum.empty() && !v.software_version().empty() &&
+                 CompareVersions(v.software_version(), software_minimum) < 0);
   return v;
 }
 
@@ -489,6 +501,8 @@ pb::Value RecordJson(std::string_view kind, const std::string& bytes) {
     m = std::make_unique<proto::TerminalProfile>();
   } else if (kind == kMerchant) {
     m = std::make_unique<proto::MerchantConfig>();
+  } else if (kind == "key_export") {
+    m = std::make_unique<proto::KeyExport>();  // check values only: no key is ever in it
   }
   std::string json;
   pb::util::JsonPrintOptions o;
@@ -547,6 +561,45 @@ std::optional<Role> ParseRole(std::string_view s) {
 
 }  // namespace
 
+int CompareVersions(std::string_view a, std::string_view b) noexcept {
+  // Part by part: the leading digits of each dot-separated part as a number (saturating).
+  auto next = [](std::string_view& s) {
+    std::uint64_t n = 0;
+    std::size_t i = 0;
+    for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+      n = n > 1'000'000'000'000ULL ? n : n * 10 + static_cast<std::uint64_t>(s[i] - '0');
+    }
+    const std::size_t dot = s.find('.');
+    s = dot == std::string_view::npos ? std::string_view() : s.substr(dot + 1);
+    return n;
+  };
+  while (!a.empty() || !b.empty()) {
+    const std::uint64_t x = next(a);
+    const std::uint64_t y = next(b);
+    if (x != y) {
+      return x < y ? -1 : 1;
+    }
+  }
+  return 0;
+}
+
+bool IsDottedVersion(std::string_view v) noexcept {
+  if (v.empty() || v.size() > 32) {
+    return false;
+  }
+  bool digit = false;  // the current part has a digit
+  for (char c : v) {
+    if (c >= '0' && c <= '9') {
+      digit = true;
+    } else if (c == '.' && digit) {
+      digit = false;
+    } else {
+      return false;
+    }
+  }
+  return digit;
+}
+
 std::string_view RoleName(Role role) noexcept {
   switch (role) {
     case Role::kReviewer:
@@ -587,6 +640,10 @@ std::string ResolveAdminConfig(proto::AdminConfig& a, const std::string& data_di
   if (a.utc_offset_minutes() < -14 * 60 || a.utc_offset_minutes() > 14 * 60) {
     bad("utc_offset_minutes", "must be within -840..840");
   }
+  if (!a.terminal_software_minimum().empty() && !IsDottedVersion(a.terminal_software_minimum())) {
+    bad("terminal_software_minimum",
+        "'" + a.terminal_software_minimum() + "' is not a version of dotted numbers (2.4.0)");
+  }
   std::set<std::string> names;
   std::set<std::string> digests;
   for (int i = 0; i < a.tokens_size(); ++i) {
@@ -616,6 +673,8 @@ AdminApi::AdminApi(const proto::AdminConfig& config, storage::Registry& registry
   target_.business_days =
       config.review_target_days() > 0 ? static_cast<int>(config.review_target_days()) : 5;
   target_.utc_offset = std::chrono::minutes(config.utc_offset_minutes());
+  software_minimum_ = config.terminal_software_minimum();
+  default_kek_ = config.key_transport_key_id();
   for (const auto& t : config.tokens()) {
     auto digest = crypto::FromHex(t.token_sha256());
     auto role = ParseRole(t.role());
@@ -765,6 +824,12 @@ HttpResponse AdminApi::Handle(std::string_view method, std::string_view target,
         return not_allowed();
       } else if (what == "terminals") {
         if (n == 2) {
+          if (get) {
+            if (auto r = refuse(kAnyone)) {
+              return *r;
+            }
+            return ListTerminals(query);
+          }
           if (!post) {
             return not_allowed();
           }
@@ -791,6 +856,40 @@ HttpResponse AdminApi::Handle(std::string_view method, std::string_view target,
           }
           return SetTerminalStatus(caller, seg[2], body);
         }
+        // Keys: operators only (an export hands out key material, a rotation changes it).
+        if (n >= 5 && seg[3] == "keys") {
+          if (auto r = refuse({Role::kOperator})) {
+            return *r;
+          }
+          if (n == 5 && seg[4] == "exports") {
+            if (post) {
+              return ExportKeys(caller, seg[2], body);
+            }
+            return get ? ListKeyExports(seg[2]) : not_allowed();
+          }
+          if (n == 8 && seg[4] == "exports" && seg[6] == "components") {
+            return post ? TakeComponent(caller, seg[2], seg[5], seg[7], body) : not_allowed();
+          }
+          if (n == 5 && seg[4] == "rotate") {
+            return post ? RotateKeys(caller, seg[2], body) : not_allowed();
+          }
+        }
+      } else if (what == "transactions" && n == 2) {
+        if (!get) {
+          return not_allowed();
+        }
+        if (auto r = refuse({Role::kOperator, Role::kAuditor})) {
+          return *r;
+        }
+        return Transactions(query);
+      } else if (what == "bins" && n == 2) {
+        if (!get) {
+          return not_allowed();
+        }
+        if (auto r = refuse(kAnyone)) {
+          return *r;
+        }
+        return Bins();
       } else if (what == "audit" && n == 2) {
         if (!get) {
           return not_allowed();
@@ -799,6 +898,8 @@ HttpResponse AdminApi::Handle(std::string_view method, std::string_view target,
           return *r;
         }
         return Audit(query);
+      } else if (what == "settlement-runs" && options_.settlement != nullptr) {
+        return options_.settlement->Handle(method, seg, query, caller.name, caller.role, body);
       }
     }
     return Fail(404, "not_found", "", "no endpoint " + std::string(target.substr(0, q)));
@@ -1162,6 +1263,47 @@ HttpResponse AdminApi::ListAgreements(const std::string& mid) {
 
 // ---- terminals --------------------------------------------------------------------------------
 
+namespace {
+
+// What a terminal's keys are: a rotation changes it.
+std::string KeyIdentity(const proto::TerminalProfile& t) {
+  return t.key_scheme() + "/" + t.bdk_id() + "/" + Upper(t.initial_ksn()) + "/" + t.tmk_id();
+}
+
+// The next initial KSN under key set `ksi` (upper-case hex) of BDK `bdk_id`: one more than the
+// highest device id any terminal's initial KSN has there, so a device id is never handed out
+// twice (a rotation moves a terminal to a new one). ANSI X9.24-1:2009 (TDES: 40-bit key set id,
+// 19-bit device id, 21-bit counter) and X9.24-3-2017 (AES: 32-bit BDK id, 32-bit derivation id,
+// 32-bit counter); counter 0. Empty when the key set has no device id left.
+std::string NextInitialKsn(const std::vector<proto::TerminalProfile>& terminals,
+                           const std::string& bdk_id, const std::string& ksi, bool tdes) {
+  const std::size_t ksn_len = tdes ? 20 : 24;
+  std::uint64_t max_device = 0;
+  for (const auto& other : terminals) {
+    const std::string ksn = Upper(other.initial_ksn());
+    if (other.bdk_id() != bdk_id || ksn.size() != ksn_len || ksn.compare(0, ksi.size(), ksi) != 0 ||
+        !IsHex(ksn)) {
+      continue;
+    }
+    const std::uint64_t device = tdes ? std::stoull(ksn.substr(10), nullptr, 16) >> 21
+                                      : std::stoull(ksn.substr(8, 8), nullptr, 16);
+    max_device = std::max(max_device, device);
+  }
+  const std::uint64_t device = max_device + 1;
+  if ((tdes && device >= (1U << 19)) || (!tdes && device > 0xFFFFFFFFULL)) {
+    return {};
+  }
+  char tail[32];
+  if (tdes) {
+    std::snprintf(tail, sizeof(tail), "%010llX", static_cast<unsigned long long>(device << 21));
+  } else {
+    std::snprintf(tail, sizeof(tail), "%08llX00000000", static_cast<unsigned long long>(device));
+  }
+  return ksi + tail;
+}
+
+}  // namespace
+
 HttpResponse AdminApi::ProvisionTerminal(const Caller& c, std::string_view body) {
   proto::ProvisionTerminalRequest req;
   if (auto r = ParseBody(body, req)) {
@@ -1283,35 +1425,14 @@ HttpResponse AdminApi::ProvisionTerminal(const Caller& c, std::string_view body)
     if (!req.initial_ksn().empty()) {
       t.set_initial_ksn(Upper(req.initial_ksn()));
     } else {
-      // The next device id under the key set: ANSI X9.24-1:2009 (TDES: 40-bit key set id, 19-bit
-      // device id, 21-bit counter) and X9.24-3-2017 (AES: 32-bit BDK id, 32-bit derivation id,
-      // 32-bit counter). Counter 0: the initial KSN.
       const std::string ksi =
           Upper(req.key_set_id().empty() ? std::string(tdes ? "FFFF000000" : "00000000")
                                          : req.key_set_id());
-      std::uint64_t max_device = 0;
-      for (const auto& other : terminals) {
-        const std::string ksn = Upper(other.initial_ksn());
-        if (other.bdk_id() != req.bdk_id() || ksn.size() != ksn_len ||
-            ksn.compare(0, ksi.size(), ksi) != 0 || !IsHex(ksn)) {
-          continue;
-        }
-        const std::uint64_t device = tdes ? std::stoull(ksn.substr(10), nullptr, 16) >> 21
-                                          : std::stoull(ksn.substr(8, 8), nullptr, 16);
-        max_device = std::max(max_device, device);
-      }
-      const std::uint64_t device = max_device + 1;
-      if ((tdes && device >= (1U << 19)) || (aes && device > 0xFFFFFFFFULL)) {
+      const std::string ksn = NextInitialKsn(terminals, req.bdk_id(), ksi, tdes);
+      if (ksn.empty()) {
         return Fail(409, "conflict", "key_set_id", "no device ids left under key set " + ksi);
       }
-      char tail[32];
-      if (tdes) {
-        std::snprintf(tail, sizeof(tail), "%010llX", static_cast<unsigned long long>(device << 21));
-      } else {
-        std::snprintf(tail, sizeof(tail), "%08llX00000000",
-                      static_cast<unsigned long long>(device));
-      }
-      t.set_initial_ksn(ksi + tail);
+      t.set_initial_ksn(ksn);
     }
   }
   if (auto ec = registry_.Put(kTerminal, t.tid(), t,
@@ -1322,7 +1443,7 @@ HttpResponse AdminApi::ProvisionTerminal(const Caller& c, std::string_view body)
   if (options_.terminal_changed) {
     options_.terminal_changed(t);
   }
-  return Json(201, View(t, options_));
+  return Json(201, View(t, options_, software_minimum_));
 }
 
 HttpResponse AdminApi::SetTerminalStatus(const Caller& c, const std::string& tid,
@@ -1363,12 +1484,19 @@ HttpResponse AdminApi::SetTerminalStatus(const Caller& c, const std::string& tid
       return refused();
     }
     next = "provisioned";
+    bool rotated = false;  // its keys changed during this suspension
     if (auto history = registry_.History(kTerminal, tid); history) {
       for (auto it = history->rbegin(); it != history->rend(); ++it) {
         proto::TerminalProfile before;
         proto::TerminalProfile after;
-        if (before.ParseFromString(it->before()) && after.ParseFromString(it->after()) &&
-            after.status() == "suspended" && before.status() != "suspended") {
+        if (!before.ParseFromString(it->before()) || !after.ParseFromString(it->after())) {
+          continue;
+        }
+        if (KeyIdentity(before) != KeyIdentity(after) && !it->before().empty()) {
+          rotated = true;  // since the suspension: it cannot have proved the new keys
+          break;
+        }
+        if (after.status() == "suspended" && before.status() != "suspended") {
           next = before.status() == "active" ? "active" : "provisioned";
           break;
         }
@@ -1376,7 +1504,8 @@ HttpResponse AdminApi::SetTerminalStatus(const Caller& c, const std::string& tid
     }
     // The registry's record says "provisioned" for a terminal that activated itself at its
     // sign-on (the switch keeps that activation); ask the switch.
-    if (next == "provisioned" && options_.was_activated && options_.was_activated(tid)) {
+    if (next == "provisioned" && !rotated && options_.was_activated &&
+        options_.was_activated(tid)) {
       next = "active";
     }
   }
@@ -1391,7 +1520,7 @@ HttpResponse AdminApi::SetTerminalStatus(const Caller& c, const std::string& tid
   if (options_.terminal_changed) {
     options_.terminal_changed(*t);
   }
-  return Json(200, View(*t, options_));
+  return Json(200, View(*t, options_, software_minimum_));
 }
 
 HttpResponse AdminApi::GetTerminal(const std::string& tid) {
@@ -1402,7 +1531,7 @@ HttpResponse AdminApi::GetTerminal(const std::string& tid) {
     }
     return StoreFailure("terminal " + tid, t.error());
   }
-  return Json(200, View(*t, options_));
+  return Json(200, View(*t, options_, software_minimum_));
 }
 
 // ---- audit ------------------------------------------------------------------------------------
@@ -1441,6 +1570,631 @@ HttpResponse AdminApi::Audit(const std::map<std::string, std::string>& query) {
     v->set_reason(e.reason());
     *v->mutable_before() = RecordJson(e.kind(), e.before());
     *v->mutable_after() = RecordJson(e.kind(), e.after());
+  }
+  return Json(200, out);
+}
+
+// ---- terminal lists ---------------------------------------------------------------------------
+
+HttpResponse AdminApi::ListTerminals(const std::map<std::string, std::string>& query) {
+  std::optional<std::int64_t> silent_days;
+  bool outdated = false;
+  std::string mid;
+  std::string status;
+  for (const auto& [key, value] : query) {
+    if (key == "silent_days") {
+      if (value.empty() || value.size() > 5 ||
+          !std::all_of(value.begin(), value.end(), ::isdigit)) {
+        return Fail(400, "bad_format", key, "silent_days must be a number of days (0 to 99999)");
+      }
+      silent_days = std::stoll(value);
+    } else if (key == "outdated") {
+      if (value != "true" && value != "false") {
+        return Fail(400, "bad_format", key, "outdated must be true or false");
+      }
+      outdated = value == "true";
+    } else if (key == "mid") {
+      mid = value;
+    } else if (key == "status") {
+      if (value != "provisioned" && value != "active" && value != "suspended" &&
+          value != "retired") {
+        return Fail(400, "bad_format", key,
+                    "status must be provisioned, active, suspended or retired");
+      }
+      status = value;
+    } else {
+      return Fail(400, "invalid_request", key, "unknown query parameter '" + key + "'");
+    }
+  }
+  if (outdated && software_minimum_.empty()) {
+    return Fail(400, "invalid_request", "outdated",
+                "no minimum software version is configured (admin.terminal_software_minimum)");
+  }
+  auto ids = registry_.List(kTerminal);
+  if (!ids) {
+    return StoreFailure("terminals", ids.error());
+  }
+  const std::int64_t now = NowMicros();
+  proto::TerminalList out;
+  out.set_software_minimum(software_minimum_);
+  for (const auto& id : *ids) {
+    auto t = registry_.Get<proto::TerminalProfile>(kTerminal, id);
+    if (!t || (!mid.empty() && t->mid() != mid)) {
+      continue;
+    }
+    proto::TerminalView v = View(*t, options_, software_minimum_);
+    // What the switch holds when it runs (an activation is not in the record).
+    const std::string& effective = v.live_status().empty() ? v.status() : v.live_status();
+    if (!status.empty() && effective != status) {
+      continue;
+    }
+    if (silent_days) {
+      if (effective == "retired") {
+        continue;
+      }
+      const std::int64_t seen =
+          v.has_last_seen() ? pb::util::TimeUtil::TimestampToMicroseconds(v.last_seen()) : 0;
+      const std::int64_t cutoff = now - *silent_days * 86'400'000'000LL;
+      // Never seen: silent when it should be talking (active); a provisioned terminal may not be
+      // installed yet.
+      const bool silent = seen == 0 ? effective == "active" : seen < cutoff;
+      if (!silent) {
+        continue;
+      }
+    }
+    if (outdated && !v.outdated()) {
+      continue;
+    }
+    *out.add_terminals() = std::move(v);
+  }
+  return Json(200, out);
+}
+
+// ---- terminal keys ----------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view kKeyExport = "key_export";
+
+std::string KcvHex(const crypto::Kcv& k) { return crypto::ToHex(k); }
+
+std::string AlgorithmName(crypto::KeyAlgorithm a) {
+  return a == crypto::KeyAlgorithm::kAes ? "aes" : "tdes";
+}
+
+// The key store's name for a terminal's initial key, and what the export record says of it
+// (never the key); the refusal otherwise.
+std::optional<HttpResponse> TerminalKeyOf(const proto::TerminalProfile& t, crypto::TerminalKey& key,
+                                          proto::KeyExport& x) {
+  using Scheme = crypto::TerminalKey::Scheme;
+  x.set_tid(t.tid());
+  x.set_key_scheme(t.key_scheme());
+  if (t.key_scheme() == "master-session") {
+    key.scheme = Scheme::kMasterSession;
+    key.key_id = t.tmk_id();
+    x.set_key("tmk");
+    x.set_tmk_id(t.tmk_id());
+    return std::nullopt;
+  }
+  const bool aes = t.key_scheme() == "dukpt-aes";
+  if (!aes && t.key_scheme() != "dukpt-tdes") {
+    return Fail(409, "conflict", "key_scheme",
+                "terminal " + t.tid() + " has key scheme '" + t.key_scheme() + "'");
+  }
+  auto ksn = crypto::FromHex(t.initial_ksn());
+  if (!ksn || ksn->size() != (aes ? crypto::kAesKsnSize : crypto::kTdesKsnSize)) {
+    return Fail(409, "conflict", "initial_ksn",
+                "terminal " + t.tid() + "'s initial KSN is not one of its key scheme");
+  }
+  key.scheme = aes ? Scheme::kAesDukpt : Scheme::kTdesDukpt;
+  key.key_id = t.bdk_id();
+  key.ksn = std::move(*ksn);
+  x.set_key(aes ? "aes_initial_key" : "tdes_ipek");
+  x.set_initial_ksn(Upper(t.initial_ksn()));
+  if (aes) {
+    x.set_initial_key_id(x.initial_ksn().substr(0, 2 * crypto::kAesInitialKeyIdSize));
+  }
+  return std::nullopt;
+}
+
+// A key-store refusal as the API answers it: which key is wrong and how, never key material.
+HttpResponse KeyFailure(boost::system::error_code ec, std::string_view field,
+                        const std::string& what) {
+  using crypto::Error;
+  if (ec == make_error_code(Error::kUnknownKeyId)) {
+    return Fail(409, "unknown_key", field, what + ": no such key in the key store");
+  }
+  if (ec == make_error_code(Error::kBadKeyUsage)) {
+    return Fail(409, "wrong_key_kind", field, what + ": that key is not of the kind this needs");
+  }
+  if (ec == make_error_code(Error::kKeyTypeNotAllowed)) {
+    return Fail(409, "key_too_weak", field,
+                what + ": a TDES transport key may not carry an AES key; name an AES KEK");
+  }
+  return Fail(500, "internal", field, what + ": " + ec.message());
+}
+
+HttpResponse NoKeyStore() {
+  return Fail(503, "unavailable", "", "this API has no key store (it runs without the switch)");
+}
+
+}  // namespace
+
+HttpResponse AdminApi::ExportKeys(const Caller& c, const std::string& tid, std::string_view body) {
+  if (options_.keys == nullptr) {
+    return NoKeyStore();
+  }
+  proto::KeyExportRequest req;
+  if (auto r = ParseBody(body, req)) {
+    return *r;
+  }
+  const bool tr31 = req.form() == "tr31";
+  const bool split = req.form() == "components";
+  if (!tr31 && !split) {
+    return Fail(400, req.form().empty() ? "missing" : "bad_format", "form",
+                "form must be tr31 (a key block under a transport key) or components");
+  }
+  if (tr31 && req.components() != 0) {
+    return Fail(400, "invalid_request", "components", "components go with form components");
+  }
+  if (split && !req.transport_key_id().empty()) {
+    return Fail(400, "invalid_request", "transport_key_id", "a transport key goes with form tr31");
+  }
+  const std::uint32_t count = req.components() == 0 ? 2 : req.components();
+  if (split && count != 2 && count != 3) {
+    return Fail(400, "out_of_range", "components", "a key is split into 2 or 3 components");
+  }
+  const std::string kek = req.transport_key_id().empty() ? default_kek_ : req.transport_key_id();
+  if (tr31 && kek.empty()) {
+    return Fail(400, "missing", "transport_key_id",
+                "name the facility's transport key (no admin.key_transport_key_id is configured)");
+  }
+  std::lock_guard lock(mu_);
+  auto t = registry_.Get<proto::TerminalProfile>(kTerminal, tid);
+  if (!t) {
+    if (t.error() == make_error_code(storage::Error::kNotFound)) {
+      return Fail(404, "not_found", "tid", "no terminal " + tid);
+    }
+    return StoreFailure("terminal " + tid, t.error());
+  }
+  if (t->status() == "retired") {
+    return Fail(409, "transition_refused", "tid", "terminal " + tid + " is retired");
+  }
+  crypto::TerminalKey key;
+  proto::KeyExport x;
+  if (auto refused = TerminalKeyOf(*t, key, x)) {
+    return *refused;
+  }
+  auto ids = registry_.List(kKeyExport);
+  if (!ids) {
+    return StoreFailure("key exports", ids.error());
+  }
+  x.set_id("KX-" + Pad(MaxSequence(*ids, "KX-") + 1, 6));
+  x.set_form(req.form());
+  x.set_created_by(c.name);
+  *x.mutable_created_at() = pb::util::TimeUtil::MicrosecondsToTimestamp(NowMicros());
+  x.set_reason(req.reason());
+  std::string audit;
+  if (tr31) {
+    auto block = options_.keys->ExportTerminalKey(key, kek);
+    if (!block) {
+      const bool kek_at_fault = !options_.keys->Describe(kek) ||
+                                options_.keys->Describe(kek)->kind != crypto::KeyKind::kKek ||
+                                block.error() == make_error_code(crypto::Error::kKeyTypeNotAllowed);
+      return KeyFailure(block.error(), kek_at_fault ? "transport_key_id" : "tid",
+                        kek_at_fault ? "transport key '" + kek + "'"
+                                     : "terminal " + tid + "'s key '" + key.key_id + "'");
+    }
+    x.set_algorithm(AlgorithmName(block->algorithm));
+    x.set_key_kcv(KcvHex(block->key_kcv));
+    x.set_key_block(std::move(block->block));
+    x.set_transport_key_id(kek);
+    x.set_transport_key_kcv(KcvHex(block->kek_kcv));
+    audit = "exported as a TR-31 key block under " + kek + " (kcv " + x.transport_key_kcv() +
+            "), key kcv " + x.key_kcv();
+  } else {
+    auto set = options_.keys->SplitTerminalKey(x.id(), key, count);
+    if (!set) {
+      return KeyFailure(set.error(), "tid", "terminal " + tid + "'s key '" + key.key_id + "'");
+    }
+    x.set_algorithm(AlgorithmName(set->algorithm));
+    x.set_key_kcv(KcvHex(set->key_kcv));
+    x.set_components(count);
+    for (const auto& k : set->component_kcvs) {
+      x.add_component_kcvs(KcvHex(k));
+    }
+    audit = "split into " + std::to_string(count) + " components for dual control, key kcv " +
+            x.key_kcv();
+  }
+  if (const auto info = options_.keys->Describe(key.key_id); info) {
+    // A TDES IPEK is double length whatever the BDK; the others are as long as their source.
+    x.set_key_length(key.scheme == crypto::TerminalKey::Scheme::kTdesDukpt
+                         ? 16
+                         : static_cast<std::uint32_t>(info->length));
+  }
+  proto::KeyExport stored = x;
+  stored.clear_key_block();  // not needed again; only check values are kept
+  if (auto ec = registry_.Put(
+          kKeyExport, x.id(), stored,
+          {.actor = c.name,
+           .reason = tid + ": " + audit + (req.reason().empty() ? "" : ": " + req.reason()),
+           .at_micros = NowMicros()});
+      ec) {
+    options_.keys->DropComponents(x.id());
+    return StoreFailure("key export " + x.id(), ec);
+  }
+  return Json(201, x);
+}
+
+HttpResponse AdminApi::ListKeyExports(const std::string& tid) {
+  if (!registry_.GetRaw(kTerminal, tid)) {
+    return Fail(404, "not_found", "tid", "no terminal " + tid);
+  }
+  auto ids = registry_.List(kKeyExport);
+  if (!ids) {
+    return StoreFailure("key exports", ids.error());
+  }
+  proto::KeyExportList out;
+  for (const auto& id : *ids) {
+    if (auto x = registry_.Get<proto::KeyExport>(kKeyExport, id); x && x->tid() == tid) {
+      *out.add_exports() = std::move(*x);
+    }
+  }
+  return Json(200, out);
+}
+
+HttpResponse AdminApi::TakeComponent(const Caller& c, const std::string& tid,
+                                     const std::string& export_id, const std::string& index,
+                                     std::string_view body) {
+  if (options_.keys == nullptr) {
+    return NoKeyStore();
+  }
+  if (body.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+    pb::Empty none;
+    if (auto r = ParseBody(body, none)) {
+      return *r;
+    }
+  }
+  if (index.size() != 1 || index[0] < '1' || index[0] > '3') {
+    return Fail(400, "bad_format", "index", "the component number is 1, 2 or 3");
+  }
+  const std::size_t n = static_cast<std::size_t>(index[0] - '0');
+  std::lock_guard lock(mu_);
+  auto x = registry_.Get<proto::KeyExport>(kKeyExport, export_id);
+  if (!x || x->tid() != tid) {
+    if (x || x.error() == make_error_code(storage::Error::kNotFound)) {
+      return Fail(404, "not_found", "export_id", "terminal " + tid + " has no export " + export_id);
+    }
+    return StoreFailure("key export " + export_id, x.error());
+  }
+  if (x->form() != "components") {
+    return Fail(409, "conflict", "export_id", export_id + " is a TR-31 export, not components");
+  }
+  if (n > x->components()) {
+    return Fail(400, "out_of_range", "index",
+                export_id + " has " + std::to_string(x->components()) + " components");
+  }
+  for (const auto& taken : x->taken()) {
+    if (taken.index() == n) {
+      return Fail(409, "already_taken", "index",
+                  "component " + index + " of " + export_id + " was taken by " + taken.by());
+    }
+  }
+  auto part = options_.keys->TakeComponent(export_id, n, c.name);
+  if (!part) {
+    switch (part.error()) {
+      case crypto::ComponentRefusal::kSameCustodian:
+        return Fail(403, "dual_control", "index",
+                    "token '" + c.name + "' already took a component of " + export_id +
+                        "; another custodian must take this one");
+      case crypto::ComponentRefusal::kAlreadyTaken:
+        return Fail(409, "already_taken", "index",
+                    "component " + index + " of " + export_id + " was taken before");
+      case crypto::ComponentRefusal::kBadIndex:
+        return Fail(400, "out_of_range", "index", "no component " + index);
+      case crypto::ComponentRefusal::kUnknownExport:
+        break;
+    }
+    return Fail(410, "gone", "export_id",
+                "the components of " + export_id +
+                    " are no longer held (the switch restarted since): export the key again");
+  }
+  // Recorded before it is shown: a component nobody can account for never leaves.
+  auto* t = x->add_taken();
+  t->set_index(static_cast<std::uint32_t>(n));
+  t->set_by(c.name);
+  *t->mutable_at() = pb::util::TimeUtil::MicrosecondsToTimestamp(NowMicros());
+  t->set_kcv(KcvHex(part->kcv));
+  if (auto ec = registry_.Put(
+          kKeyExport, export_id, *x,
+          {.actor = c.name,
+           .reason = tid + ": component " + index + " of " + std::to_string(x->components()) +
+                     " taken (kcv " + t->kcv() + ")",
+           .at_micros = NowMicros()});
+      ec) {
+    return StoreFailure("key export " + export_id + " (the component is withheld; export again)",
+                        ec);
+  }
+  proto::KeyComponentView v;
+  v.set_export_id(export_id);
+  v.set_tid(tid);
+  v.set_index(static_cast<std::uint32_t>(n));
+  v.set_count(x->components());
+  v.set_component(crypto::ToHex(part->key.view()));
+  v.set_kcv(t->kcv());
+  v.set_key_kcv(x->key_kcv());
+  v.set_algorithm(x->algorithm());
+  HttpResponse out = Json(200, v);
+  crypto::WipeString(*v.mutable_component());
+  return out;
+}
+
+HttpResponse AdminApi::RotateKeys(const Caller& c, const std::string& tid, std::string_view body) {
+  proto::KeyRotationRequest req;
+  if (auto r = ParseBody(body, req)) {
+    return *r;
+  }
+  if (req.reason().empty()) {
+    return Fail(400, "reason_required", "reason", "a key rotation needs a reason");
+  }
+  std::lock_guard lock(mu_);
+  auto t = registry_.Get<proto::TerminalProfile>(kTerminal, tid);
+  if (!t) {
+    if (t.error() == make_error_code(storage::Error::kNotFound)) {
+      return Fail(404, "not_found", "tid", "no terminal " + tid);
+    }
+    return StoreFailure("terminal " + tid, t.error());
+  }
+  if (t->status() == "retired") {
+    return Fail(409, "transition_refused", "tid", "terminal " + tid + " is retired");
+  }
+  const bool tdes = t->key_scheme() == "dukpt-tdes";
+  const bool aes = t->key_scheme() == "dukpt-aes";
+  std::string what;
+  if (tdes || aes) {
+    const std::size_t ksi_len = tdes ? 10 : 8;
+    if (!req.key_set_id().empty() &&
+        (req.key_set_id().size() != ksi_len || !IsHex(req.key_set_id()))) {
+      return Fail(400, "bad_format", "key_set_id",
+                  "key_set_id must be " + std::to_string(ksi_len) + " hex digits");
+    }
+    const std::string current = Upper(t->initial_ksn());
+    if (req.key_set_id().empty() && current.size() < ksi_len) {
+      return Fail(409, "conflict", "key_set_id",
+                  "terminal " + tid + " has no initial KSN to take the key set from; name one");
+    }
+    const std::string ksi =
+        Upper(req.key_set_id().empty() ? current.substr(0, ksi_len) : req.key_set_id());
+    auto ids = registry_.List(kTerminal);
+    if (!ids) {
+      return StoreFailure("terminals", ids.error());
+    }
+    std::vector<proto::TerminalProfile> terminals;
+    for (const auto& id : *ids) {
+      if (auto other = registry_.Get<proto::TerminalProfile>(kTerminal, id); other) {
+        terminals.push_back(std::move(*other));
+      }
+    }
+    const std::string ksn = NextInitialKsn(terminals, t->bdk_id(), ksi, tdes);
+    if (ksn.empty()) {
+      return Fail(409, "conflict", "key_set_id", "no device ids left under key set " + ksi);
+    }
+    what = "initial KSN " + current + " -> " + ksn;
+    t->set_initial_ksn(ksn);
+  } else if (t->key_scheme() == "master-session") {
+    if (!req.key_set_id().empty()) {
+      return Fail(400, "invalid_request", "key_set_id", "key_set_id is for DUKPT terminals");
+    }
+    if (options_.keys == nullptr || !options_.save_keys) {
+      return NoKeyStore();
+    }
+    auto old = options_.keys->Describe(t->tmk_id());
+    if (!old) {
+      return KeyFailure(old.error(), "tmk_id", "terminal " + tid + "'s TMK '" + t->tmk_id() + "'");
+    }
+    // A TMK of its own, as long and of the same algorithm as the one it replaces.
+    std::string id;
+    for (int n = 1;; ++n) {
+      id = "tmk-" + tid + "-" + std::to_string(n);
+      if (!options_.keys->Describe(id)) {
+        break;
+      }
+    }
+    auto kcv = options_.keys->GenerateKey(id, crypto::KeyKind::kTmk, old->algorithm, old->length);
+    if (!kcv) {
+      return KeyFailure(kcv.error(), "tmk_id", "new TMK '" + id + "'");
+    }
+    // On disk before any record names it: a restart must find the key the terminal uses.
+    if (const std::string why = options_.save_keys(); !why.empty()) {
+      return Fail(500, "internal", "", "the key file was not saved (nothing changed): " + why);
+    }
+    what = "TMK " + t->tmk_id() + " -> " + id + " (kcv " + KcvHex(*kcv) + ")";
+    t->set_tmk_id(id);
+  } else {
+    return Fail(409, "conflict", "key_scheme",
+                "terminal " + tid + " has key scheme '" + t->key_scheme() + "'");
+  }
+  // Until it proves the new key at a sign-on it is provisioned again (a suspension stays).
+  const std::string from = t->status().empty() ? "provisioned" : t->status();
+  if (from != "suspended") {
+    t->set_status("provisioned");
+  }
+  if (auto ec = registry_.Put(kTerminal, tid, *t,
+                              {.actor = c.name,
+                               .reason = "keys rotated: " + req.reason() + " (" + what + ")",
+                               .at_micros = NowMicros()});
+      ec) {
+    return StoreFailure("terminal " + tid, ec);
+  }
+  if (options_.terminal_changed) {
+    options_.terminal_changed(*t);
+  }
+  return Json(200, View(*t, options_, software_minimum_));
+}
+
+// ---- transactions and BIN routes --------------------------------------------------------------
+
+namespace {
+
+std::string TxnTypeName(const proto::TransactionRecord& r) {
+  const std::string& mti = r.mti();
+  const std::string_view pc = std::string_view(r.processing_code()).substr(0, 2);
+  if (mti == "0100") {
+    return "preauth";
+  }
+  if (mti == "0220" || mti == "0221") {
+    return "completion";
+  }
+  if (mti == "0400" || mti == "0401") {
+    return "reversal";
+  }
+  if (mti == "0200") {
+    return pc == "00" ? "purchase" : pc == "20" ? "refund" : pc == "02" ? "void" : "other";
+  }
+  return "other";
+}
+
+proto::TransactionView TxnView(const proto::TransactionRecord& r) {
+  proto::TransactionView v;
+  v.set_id(r.id());
+  v.set_tid(r.tid());
+  v.set_mid(r.mid());
+  v.set_mti(r.mti());
+  v.set_type(TxnTypeName(r));
+  v.set_processing_code(r.processing_code());
+  v.set_stan(r.stan());
+  v.set_transmission_time(r.transmission_time());
+  v.set_rrn(r.rrn());
+  v.set_approval_code(r.approval_code());
+  v.set_response_code(r.response_code());
+  v.set_amount_minor(r.amount_minor());
+  v.set_currency(r.currency());
+  std::string state = proto::TxnState_Name(r.state());  // "TXN_ANSWERED"
+  if (state.rfind("TXN_", 0) == 0) {
+    state = state.substr(4);
+  }
+  for (char& ch : state) {
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  v.set_state(state);
+  v.set_business_date(r.business_date());
+  v.set_batch_number(r.batch_number());
+  v.set_masked_pan(r.pan().masked());  // the journal never holds a clear PAN to show
+  v.set_route(r.route());
+  v.set_stand_in(r.stand_in());
+  v.set_refunded_minor(r.refunded_minor());
+  v.set_original_id(r.original_id());
+  if (r.received_micros() > 0) {
+    *v.mutable_received_at() = pb::util::TimeUtil::MicrosecondsToTimestamp(r.received_micros());
+  }
+  return v;
+}
+
+bool AllDigits(std::string_view s) {
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+}
+
+}  // namespace
+
+HttpResponse AdminApi::Transactions(const std::map<std::string, std::string>& query) {
+  if (options_.journal == nullptr) {
+    return Fail(503, "unavailable", "", "this API has no journal (it runs without the switch)");
+  }
+  std::string tid, mid, date, rrn, stan;
+  for (const auto& [key, value] : query) {
+    if (key == "tid") {
+      tid = value;
+    } else if (key == "mid") {
+      mid = value;
+    } else if (key == "date") {
+      date = value;
+    } else if (key == "rrn") {
+      rrn = value;
+    } else if (key == "stan") {
+      stan = value;
+    } else {
+      return Fail(400, "invalid_request", key, "unknown query parameter '" + key + "'");
+    }
+  }
+  if (query.count("tid") != 0 && (tid.empty() || tid.size() > 8)) {
+    return Fail(400, "bad_format", "tid", "tid is 1 to 8 characters (field 41)");
+  }
+  if (query.count("mid") != 0 && (mid.empty() || mid.size() > 15)) {
+    return Fail(400, "bad_format", "mid", "mid is 1 to 15 characters (field 42)");
+  }
+  if (query.count("date") != 0 && (date.size() != 8 || !AllDigits(date))) {
+    return Fail(400, "bad_format", "date", "date is a business date, YYYYMMDD");
+  }
+  if (query.count("rrn") != 0 &&
+      (rrn.empty() || rrn.size() > 12 ||
+       !std::all_of(rrn.begin(), rrn.end(), [](char ch) { return std::isalnum(ch) != 0; }))) {
+    return Fail(400, "bad_format", "rrn", "rrn is 1 to 12 letters and digits (field 37)");
+  }
+  if (query.count("stan") != 0 && (stan.size() > 6 || !AllDigits(stan))) {
+    return Fail(400, "bad_format", "stan", "stan is 1 to 6 digits (field 11)");
+  }
+  storage::Result<std::vector<proto::TransactionRecord>> found{
+      std::vector<proto::TransactionRecord>{}};
+  if (!rrn.empty()) {
+    auto one = options_.journal->FindByRrn(rrn);
+    if (!one) {
+      if (one.error() == make_error_code(storage::Error::kNotFound)) {
+        return Fail(404, "not_found", "rrn", "no transaction with RRN " + rrn);
+      }
+      return StoreFailure("journal", one.error());
+    }
+    found = std::vector<proto::TransactionRecord>{std::move(*one)};
+  } else if (!tid.empty() && !stan.empty()) {
+    found = options_.journal->ListByStan(tid, std::string(6 - stan.size(), '0') + stan);
+  } else if (!date.empty() && (!tid.empty() || !mid.empty())) {
+    std::string merchant = mid;
+    if (merchant.empty()) {
+      // The journal indexes a merchant's day; a terminal's is its merchant's, filtered.
+      auto t = registry_.Get<proto::TerminalProfile>(kTerminal, tid);
+      if (!t) {
+        if (t.error() == make_error_code(storage::Error::kNotFound)) {
+          return Fail(404, "not_found", "tid", "no terminal " + tid);
+        }
+        return StoreFailure("terminal " + tid, t.error());
+      }
+      merchant = t->mid();
+    }
+    found = options_.journal->ListByMerchantDate(merchant, date);
+  } else {
+    return Fail(400, "invalid_request", "",
+                "look up by rrn=R, by tid=T&stan=S, or by tid=T (or mid=M) and date=YYYYMMDD");
+  }
+  if (!found) {
+    return StoreFailure("journal", found.error());
+  }
+  std::sort(found->begin(), found->end(),
+            [](const auto& a, const auto& b) { return a.id() < b.id(); });
+  proto::TransactionList out;
+  for (const auto& r : *found) {
+    // The other given keys narrow the look-up.
+    if ((!tid.empty() && r.tid() != tid) || (!mid.empty() && r.mid() != mid) ||
+        (!date.empty() && r.business_date() != date) ||
+        (!stan.empty() && r.stan() != std::string(6 - stan.size(), '0') + stan)) {
+      continue;
+    }
+    *out.add_transactions() = TxnView(r);
+  }
+  return Json(200, out);
+}
+
+HttpResponse AdminApi::Bins() {
+  if (!options_.bins) {
+    return Fail(503, "unavailable", "", "this API has no BIN table (it runs without the switch)");
+  }
+  proto::BinList out;
+  for (const auto& e : options_.bins()) {
+    auto* b = out.add_bins();
+    b->set_low(e.low);
+    b->set_high(e.high);
+    b->set_brand(e.brand);
+    b->set_on_us(e.on_us);
+    b->set_route(e.route);
   }
   return Json(200, out);
 }

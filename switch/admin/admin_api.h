@@ -12,9 +12,11 @@
 //   // r.status 201, r.body {"application": {"id": "APP-000001", "state": "submitted", ...}}
 //
 // Roles: a reviewer moves applications through review; an operator submits applications (for
-// the merchant), answers requests for more information, withdraws, records agreements and
-// provisions and maintains terminals; an auditor reads the audit log. Every role reads
-// applications, agreements and terminals. GET /v1/health needs no token.
+// the merchant), answers requests for more information, withdraws, records agreements,
+// provisions and maintains terminals, exports and rotates their keys (dual control: two operator
+// tokens take the two or three components of a split key); an auditor reads the audit log.
+// Every role reads applications, agreements, terminals and BIN routes; operators and auditors
+// look up transactions (masked). GET /v1/health needs no token.
 
 #include <array>
 #include <chrono>
@@ -26,7 +28,10 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/key_store.h"
 #include "proto/config.pb.h"
+#include "routing/bin_table.h"
+#include "storage/journal.h"
 #include "storage/registry.h"
 #include "switch/business_day.h"
 #include "switch/onboarding/application.h"
@@ -34,10 +39,18 @@
 
 namespace sy::server::admin {
 
+class SettlementApi;  // switch/admin/admin_settlement.h
+
 enum class Role { kReviewer = 1, kOperator, kAuditor };
 
 // "reviewer", "operator", "auditor".
 [[nodiscard]] std::string_view RoleName(Role role) noexcept;
+
+// Compares software versions as dotted numbers ("2.10.0" > "2.9.1"; a missing part is 0; each
+// part's leading digits count, so "2.4.0-rc1" is 2.4.0): <0, 0 or >0.
+[[nodiscard]] int CompareVersions(std::string_view a, std::string_view b) noexcept;
+// Whether `v` is dotted numbers: "2", "2.4", "2.4.0".
+[[nodiscard]] bool IsDottedVersion(std::string_view v) noexcept;
 
 // Request headers by lower-case name ("authorization").
 using Headers = std::map<std::string, std::string, std::less<>>;
@@ -45,6 +58,12 @@ using Headers = std::map<std::string, std::string, std::less<>>;
 struct HttpResponse {
   int status = 200;
   std::string body;  // JSON
+};
+
+// What the running switch knows of a terminal beyond its record.
+struct TerminalSeen {
+  std::int64_t last_seen_micros = 0;  // 0: never seen
+  std::string software_version;       // "" when it never reported one
 };
 
 struct AdminOptions {
@@ -60,11 +79,27 @@ struct AdminOptions {
   // Whether the switch ever activated the terminal (its first sign-on with a valid MAC), which
   // the registry's record does not show. Default: none (never).
   std::function<bool(const std::string& tid)> was_activated;
+  // The key store: terminal key exports and rotations are its operations (clear keys never leave
+  // it but as a TR-31 block or one component at a time). Default: none (those requests get 503).
+  crypto::SoftwareKeyStore* keys = nullptr;
+  // Persists the key store's file after it generated a key (a rotated TMK); "" or why it could
+  // not. Default: none (a rotation that needs a new TMK gets 503).
+  std::function<std::string()> save_keys;
+  // Last seen and software version of a terminal, as the running pipeline holds them.
+  // Default: none (never seen).
+  std::function<TerminalSeen(const std::string& tid)> seen;
+  // The transaction journal, for look-ups. Default: none (GET /v1/transactions gets 503).
+  const storage::Journal* journal = nullptr;
+  // The BIN routes in force. Default: none (GET /v1/bins gets 503).
+  std::function<std::vector<routing::BinEntry>()> bins;
+  // Settlement runs (/v1/settlement-runs), handled there. Default: none (404).
+  SettlementApi* settlement = nullptr;
 };
 
 // Fills in the defaults of `admin` (address 127.0.0.1, port 9443, the certificate and key
-// <data_dir>/tls/switch.crt and .key, review target 5 business days) and checks it. Returns ""
-// when it is usable, else one sentence per problem naming the key ("admin.tokens[1].role: ...").
+// <data_dir>/tls/switch.crt and .key, review target 5 business days) and checks it (tokens,
+// terminal_software_minimum as dotted numbers). Returns "" when it is usable, else one sentence
+// per problem naming the key ("admin.tokens[1].role: ...").
 [[nodiscard]] std::string ResolveAdminConfig(proto::AdminConfig& admin,
                                              const std::string& data_dir);
 
@@ -116,6 +151,14 @@ class AdminApi {
   HttpResponse ProvisionTerminal(const Caller& c, std::string_view body);
   HttpResponse SetTerminalStatus(const Caller& c, const std::string& tid, std::string_view body);
   HttpResponse GetTerminal(const std::string& tid);
+  HttpResponse ListTerminals(const std::map<std::string, std::string>& query);
+  HttpResponse ExportKeys(const Caller& c, const std::string& tid, std::string_view body);
+  HttpResponse ListKeyExports(const std::string& tid);
+  HttpResponse TakeComponent(const Caller& c, const std::string& tid, const std::string& export_id,
+                             const std::string& index, std::string_view body);
+  HttpResponse RotateKeys(const Caller& c, const std::string& tid, std::string_view body);
+  HttpResponse Transactions(const std::map<std::string, std::string>& query);
+  HttpResponse Bins();
   HttpResponse Audit(const std::map<std::string, std::string>& query);
 
   std::vector<Token> tokens_;
@@ -123,7 +166,9 @@ class AdminApi {
   const Clock& clock_;
   AdminOptions options_;
   onboarding::ReviewTarget target_;
-  std::mutex mu_;  // held across every read-check-write
+  std::string software_minimum_;  // admin.terminal_software_minimum
+  std::string default_kek_;       // admin.key_transport_key_id
+  std::mutex mu_;                 // held across every read-check-write
 };
 
 }  // namespace sy::server::admin

@@ -284,6 +284,32 @@ std::string RenderReconciliationCsv(const SettlementRun& run) {
   return os.str();
 }
 
+std::string RenderIssuerReconciliationCsv(const SettlementRun& run) {
+  std::ostringstream os;
+  os << "business_date,route,currency,switch_debit_count,switch_debit_minor,switch_credit_count,"
+        "switch_credit_minor,issuer_debit_count,issuer_debit_minor,issuer_credit_count,"
+        "issuer_credit_minor,stand_in_count,advices_owed,advices_acknowledged,reversals_owed,"
+        "reversals_acknowledged,unmatched,balanced\n";
+  for (const auto& r : run.routes) {
+    os << run.business_date << ',' << CsvField(r.route) << ',' << r.currency << ','
+       << r.switch_debit_count << ',' << r.switch_debit_minor << ',' << r.switch_credit_count << ','
+       << r.switch_credit_minor << ',' << r.issuer_debit_count << ',' << r.issuer_debit_minor << ','
+       << r.issuer_credit_count << ',' << r.issuer_credit_minor << ',' << r.stand_in_count << ','
+       << r.advices_owed << ',' << r.advices_acknowledged << ',' << r.reversals_owed << ','
+       << r.reversals_acknowledged << ',' << r.unmatched << ',' << (r.balanced() ? "yes" : "no")
+       << '\n';
+  }
+  os << "\nroute,currency,txn_id,tid,mid,mti,processing_code,stan,rrn,masked_pan,amount_minor,"
+        "message,reason\n";
+  for (const auto& u : run.unmatched) {
+    os << CsvField(u.route) << ',' << u.currency << ',' << u.txn_id << ',' << CsvField(u.tid) << ','
+       << CsvField(u.mid) << ',' << CsvField(u.mti) << ',' << CsvField(u.processing_code) << ','
+       << CsvField(u.stan) << ',' << CsvField(u.rrn) << ',' << CsvField(u.masked_pan) << ','
+       << u.amount_minor << ',' << CsvField(u.message) << ',' << CsvField(u.reason) << '\n';
+  }
+  return os.str();
+}
+
 std::string RenderCarriedForward(const SettlementRun& run) {
   std::ostringstream os;
   os << "business_date,mid,currency,carried_forward_minor\n";
@@ -366,6 +392,92 @@ std::string RenderJson(const SettlementRun& run) {
        << ", \"reason\": " << JsonString(e.reason) << "}";
   }
   os << (run.exceptions.empty() ? "" : "\n    ") << "]\n  }\n}\n";
+  return os.str();
+}
+
+std::string RenderReconciliationJson(const SettlementRun& run) {
+  std::ostringstream os;
+  std::size_t unbalanced = 0;
+  for (const auto& b : run.batches) {
+    unbalanced += b.balanced() ? 0 : 1;
+  }
+  std::size_t routes_unbalanced = 0;
+  for (const auto& r : run.routes) {
+    routes_unbalanced += r.balanced() ? 0 : 1;
+  }
+  os << "{\n  \"business_date\": " << JsonString(run.business_date)
+     << ",\n  \"summary\": {\"batches\": " << run.batches.size()
+     << ", \"batches_unbalanced\": " << unbalanced << ", \"routes\": " << run.routes.size()
+     << ", \"routes_unbalanced\": " << routes_unbalanced
+     << ", \"unmatched\": " << run.unmatched.size() << ", \"exceptions\": " << run.exceptions.size()
+     << "},\n  \"batches\": [";
+  for (std::size_t i = 0; i < run.batches.size(); ++i) {
+    const auto& b = run.batches[i];
+    os << (i ? "," : "") << "\n    {\"tid\": " << JsonString(b.tid)
+       << ", \"batch_number\": " << b.batch_number << ", \"currency\": " << b.currency
+       << ", \"status\": " << JsonString(b.status)
+       << ", \"switch_debit_count\": " << b.switch_debit_count
+       << ", \"switch_debit_minor\": " << b.switch_debit_minor
+       << ", \"switch_credit_count\": " << b.switch_credit_count
+       << ", \"switch_credit_minor\": " << b.switch_credit_minor;
+    if (b.has_terminal_totals) {
+      os << ", \"terminal_debit_count\": " << b.terminal_debit_count
+         << ", \"terminal_debit_minor\": " << b.terminal_debit_minor
+         << ", \"terminal_credit_count\": " << b.terminal_credit_count
+         << ", \"terminal_credit_minor\": " << b.terminal_credit_minor
+         << ", \"balanced\": " << (b.balanced() ? "true" : "false");
+    }
+    os << ", \"switch_only_txn_ids\": [";
+    for (std::size_t j = 0; j < b.switch_only_txn_ids.size(); ++j) {
+      os << (j ? ", " : "") << b.switch_only_txn_ids[j];
+    }
+    os << "]}";
+  }
+  os << (run.batches.empty() ? "" : "\n  ") << "],\n  \"routes\": [";
+  for (std::size_t i = 0; i < run.routes.size(); ++i) {
+    const auto& r = run.routes[i];
+    os << (i ? "," : "") << "\n    {\"route\": " << JsonString(r.route)
+       << ", \"currency\": " << r.currency << ", \"switch_debit_count\": " << r.switch_debit_count
+       << ", \"switch_debit_minor\": " << r.switch_debit_minor
+       << ", \"switch_credit_count\": " << r.switch_credit_count
+       << ", \"switch_credit_minor\": " << r.switch_credit_minor
+       << ", \"issuer_debit_count\": " << r.issuer_debit_count
+       << ", \"issuer_debit_minor\": " << r.issuer_debit_minor
+       << ", \"issuer_credit_count\": " << r.issuer_credit_count
+       << ", \"issuer_credit_minor\": " << r.issuer_credit_minor
+       << ", \"stand_in_count\": " << r.stand_in_count << ", \"advices_owed\": " << r.advices_owed
+       << ", \"advices_acknowledged\": " << r.advices_acknowledged
+       << ", \"reversals_owed\": " << r.reversals_owed
+       << ", \"reversals_acknowledged\": " << r.reversals_acknowledged
+       << ", \"unmatched\": " << r.unmatched
+       << ", \"balanced\": " << (r.balanced() ? "true" : "false") << "}";
+  }
+  os << (run.routes.empty() ? "" : "\n  ") << "],\n  \"unmatched\": [";
+  for (std::size_t i = 0; i < run.unmatched.size(); ++i) {
+    const auto& u = run.unmatched[i];
+    os << (i ? "," : "") << "\n    {\"route\": " << JsonString(u.route)
+       << ", \"currency\": " << u.currency << ", \"txn_id\": " << u.txn_id
+       << ", \"tid\": " << JsonString(u.tid) << ", \"mid\": " << JsonString(u.mid)
+       << ", \"mti\": " << JsonString(u.mti)
+       << ", \"processing_code\": " << JsonString(u.processing_code)
+       << ", \"stan\": " << JsonString(u.stan) << ", \"rrn\": " << JsonString(u.rrn)
+       << ", \"masked_pan\": " << JsonString(u.masked_pan)
+       << ", \"amount_minor\": " << u.amount_minor << ", \"message\": " << JsonString(u.message)
+       << ", \"reason\": " << JsonString(u.reason) << "}";
+  }
+  os << (run.unmatched.empty() ? "" : "\n  ") << "],\n  \"exceptions\": [";
+  for (std::size_t i = 0; i < run.exceptions.size(); ++i) {
+    const auto& e = run.exceptions[i];
+    os << (i ? "," : "") << "\n    {\"kind\": " << JsonString(e.kind)
+       << ", \"tid\": " << JsonString(e.tid) << ", \"batch_number\": " << e.batch_number
+       << ", \"mid\": " << JsonString(e.mid) << ", \"txn_id\": " << e.txn_id
+       << ", \"mti\": " << JsonString(e.mti) << ", \"stan\": " << JsonString(e.stan)
+       << ", \"processing_code\": " << JsonString(e.processing_code)
+       << ", \"amount_minor\": " << e.amount_minor << ", \"currency\": " << e.currency
+       << ", \"rrn\": " << JsonString(e.rrn) << ", \"masked_pan\": " << JsonString(e.masked_pan)
+       << ", \"reason\": " << JsonString(e.reason) << "}";
+  }
+  os << (run.exceptions.empty() ? "" : "\n  ") << "]\n}\n";
   return os.str();
 }
 
@@ -456,6 +568,8 @@ Result<std::map<std::string, std::string>> RenderRun(const SettlementRun& run) {
   files["settlement.csv"] = RenderCsv(run);
   files["settlement.json"] = RenderJson(run);
   files["reconciliation.csv"] = RenderReconciliationCsv(run);
+  files["issuer-reconciliation.csv"] = RenderIssuerReconciliationCsv(run);
+  files["reconciliation.json"] = RenderReconciliationJson(run);
   files[std::string(kCarriedForward)] = RenderCarriedForward(run);
   return files;
 }
@@ -623,43 +737,6 @@ Result<std::map<MerchantCurrency, std::int64_t>> ReadCarriedForward(
     out[{f[1], currency}] += amount;
   }
   return out;
-}
-
-Result<bool> AppendLedger(const std::string& out_dir, const SettlementRun& run,
-                          const std::vector<WrittenFile>& files, std::int64_t started_micros,
-                          std::int64_t duration_micros) {
-  std::ostringstream os;
-  os << "{\"business_date\": " << JsonString(run.business_date)
-     << ", \"started_micros\": " << started_micros << ", \"duration_micros\": " << duration_micros
-     << ", \"records_read\": " << run.records_read
-     << ", \"records_settled\": " << run.records_settled << ", \"rows\": " << run.rows.size()
-     << ", \"exceptions\": " << run.exceptions.size() << ", \"totals\": [";
-  bool first = true;
-  for (const auto& [currency, t] : TotalsByCurrency(run)) {
-    os << (first ? "" : ", ") << "{\"currency\": " << currency << ", \"gross_minor\": " << t.gross
-       << ", \"fees_minor\": " << t.fees << ", \"net_minor\": " << t.net
-       << ", \"payable_minor\": " << t.payable << "}";
-    first = false;
-  }
-  os << "], \"files\": [";
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    os << (i ? ", " : "") << "{\"name\": " << JsonString(files[i].name)
-       << ", \"sha256\": " << JsonString(files[i].sha256) << "}";
-  }
-  os << "]}\n";
-  const std::string line = os.str();
-  const std::string path = out_dir + "/runs.jsonl";
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return MakeProblem(Error::kIo, Errno("open", path));
-  }
-  const ssize_t n = ::write(fd, line.data(), line.size());
-  const bool ok = n == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) {
-    return MakeProblem(Error::kIo, Errno("append to", path));
-  }
-  return true;
 }
 
 }  // namespace sy::server::settlement

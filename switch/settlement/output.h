@@ -5,12 +5,14 @@
 //   settlement.csv, settlement.json            per merchant and currency
 //   settlement-<settlement date>.txt           fixed layout, one per settlement date
 //   reconciliation.csv                         per terminal batch, then the exceptions
+//   issuer-reconciliation.csv                  per issuer route and currency, then unmatched items
+//   reconciliation.json                        batches, issuer routes, unmatched items, exceptions
 //   carried-forward.csv                        negative nets for the next run (written last)
-// and `<name>.sha256` beside each (sha256sum format). Files hold no wall-clock time and are
-// ordered deterministically, so the same run gives byte-identical files. Each file is written to
-// a temporary name, fsynced, renamed over the final name and the directory fsynced: a run killed
-// at any point leaves every final file either absent, the previous version or the new one, never
-// half written, and the next run removes the temporaries.
+// and `<name>.sha256` beside each (sha256sum format); run.h records each run in the ledger. Files
+// hold no wall-clock time and are ordered deterministically, so the same run gives byte-identical
+// files. Each file is written to a temporary name, fsynced, renamed over the final name and the
+// directory fsynced: a run killed at any point leaves every final file either absent, the previous
+// version or the new one, never half written, and the next run removes the temporaries.
 //
 //   auto files = RenderRun(run);                          // name -> bytes
 //   auto written = WriteRun(run, "/var/lib/switchyard/settlement");
@@ -33,6 +35,8 @@ namespace sy::server::settlement {
 [[nodiscard]] std::string RenderCsv(const SettlementRun& run);
 [[nodiscard]] std::string RenderJson(const SettlementRun& run);
 [[nodiscard]] std::string RenderReconciliationCsv(const SettlementRun& run);
+[[nodiscard]] std::string RenderIssuerReconciliationCsv(const SettlementRun& run);
+[[nodiscard]] std::string RenderReconciliationJson(const SettlementRun& run);
 [[nodiscard]] std::string RenderCarriedForward(const SettlementRun& run);
 // The fixed-layout file of one settlement date (rows with that settlement date). kOverflow for
 // a field that does not fit its width.
@@ -71,13 +75,5 @@ struct WrittenFile {
 // verify: kBadLedger otherwise). Empty when there is none.
 [[nodiscard]] Result<std::map<MerchantCurrency, std::int64_t>> ReadCarriedForward(
     const std::string& out_dir, std::string_view business_date);
-
-// One line of `<out_dir>/runs.jsonl`, the ledger of runs (settle runs on a read-only store, so
-// runs are recorded beside their outputs): the business date, counts, totals per currency, the
-// files and their digests, and when it ran by the caller's clock. Appended with one write and
-// fsynced; a torn last line (a crash mid-append) is not valid JSON and readers skip it.
-[[nodiscard]] Result<bool> AppendLedger(const std::string& out_dir, const SettlementRun& run,
-                                        const std::vector<WrittenFile>& files,
-                                        std::int64_t started_micros, std::int64_t duration_micros);
 
 }  // namespace sy::server::settlement

@@ -5,6 +5,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "storage/journal.h"
 #include "storage/store.h"
 
 namespace sy::server::settlement {
@@ -34,6 +35,8 @@ class Category final : public boost::system::error_category {
         return "a total does not fit in 64-bit minor units";
       case Error::kInjectedFailure:
         return "injected failure";
+      case Error::kBusy:
+        return "another settlement run is in progress";
     }
     return "unknown sy.settlement error " + std::to_string(ev);
   }
@@ -283,10 +286,226 @@ class OpenBatches {
   std::map<std::pair<std::string, std::uint32_t>, BatchReconciliation> open_;
 };
 
+// Per issuer route and currency, the switch's counted transactions against what the issuer was
+// told and acknowledged (RouteReconciliation), fed one record at a time.
+class IssuerReconciler {
+ public:
+  IssuerReconciler(std::string_view date, const IssuerEvidence& evidence) : date_(date) {
+    for (const auto& e : evidence.pending) {
+      pending_[e.txn_id()].push_back(&e);
+    }
+    for (const auto& d : evidence.delivered) {
+      delivered_.emplace(std::pair(d.txn_id(), d.message_type()), &d);
+    }
+  }
+
+  void Add(const proto::TransactionRecord& r) {
+    if (r.business_date() != date_) {
+      return;
+    }
+    const std::string_view type = std::string_view(r.processing_code()).substr(0, 2);
+    const bool preauth = r.mti() == "0100";
+    const bool completion = r.mti() == "0220" || r.mti() == "0221";
+    const bool financial = r.mti() == "0200" && (type == "00" || type == "20");
+    if (!preauth && !completion && !financial) {
+      return;  // voids are told to the issuer as their original's reversal; others never go
+    }
+    const Kind kind = Classify(r);
+    if (r.route().empty()) {
+      if (kind != Kind::kNone) {
+        CountSwitch(Route(r), r, kind);
+        Unmatched(r, "", "approved without an issuer route: the issuer never saw it");
+      }
+      return;  // a decline by the switch itself: nothing went out
+    }
+    // Nothing to reconcile for a transaction the issuer declined (or never answered) and that owes
+    // it nothing.
+    const bool approved = r.response_code() == "00";
+    if (!approved && !pending_.contains(r.id()) && r.state() != proto::TXN_FORWARDED &&
+        !AnyDelivered(r.id())) {
+      return;
+    }
+    RouteReconciliation& rr = Route(r);
+    if (r.state() == proto::TXN_FORWARDED) {
+      Unmatched(r, "", "forwarded to the issuer, no outcome recorded yet (in flight)");
+    }
+    // What the issuer is owed: inferred from the record, and whatever was queued for it.
+    std::set<std::string> owed;
+    std::string advice;
+    if (approved && completion) {
+      advice = "0220";
+    } else if (approved && r.stand_in()) {
+      advice = preauth ? "0120" : "0220";
+    }
+    if (!advice.empty()) {
+      owed.insert(advice);
+    }
+    if (approved && (r.state() == proto::TXN_REVERSED || r.state() == proto::TXN_VOIDED)) {
+      owed.insert("0420");
+    }
+    static const std::vector<const proto::SafEntry*> kNothing;
+    const auto queued_it = pending_.find(r.id());
+    const auto& queued = queued_it != pending_.end() ? queued_it->second : kNothing;
+    for (const proto::SafEntry* e : queued) {
+      owed.insert(e->message_type());
+    }
+    for (auto it = delivered_.lower_bound({r.id(), std::string()});
+         it != delivered_.end() && it->first.first == r.id(); ++it) {
+      owed.insert(it->first.second);
+    }
+    bool advice_ok = false;
+    bool reversal_acked = false;
+    for (const std::string& m : owed) {
+      const bool reversal = m == "0420";
+      (reversal ? rr.reversals_owed : rr.advices_owed)++;
+      if (auto d = delivered_.find({r.id(), m}); d != delivered_.end()) {
+        (reversal ? rr.reversals_acknowledged : rr.advices_acknowledged)++;
+        const std::string& rc = d->second->response_code();
+        if (reversal) {
+          reversal_acked = true;
+        } else if (rc.empty() || rc == "00") {
+          advice_ok = advice_ok || m == advice;
+        } else {
+          Unmatched(r, m, "advice answered " + rc + " by the issuer");
+        }
+        continue;
+      }
+      std::string why;
+      if (reversal) {
+        why = approved ? "reversal queued, not yet acknowledged: the issuer still holds the "
+                         "approval"
+                       : "reversal queued after no usable answer (" +
+                             (r.response_code().empty() ? std::string("none") : r.response_code()) +
+                             "), not yet acknowledged: the issuer may hold an approval";
+      } else {
+        why = std::string(completion ? "completion" : "stand-in approval") +
+              " advice queued, not yet acknowledged: the issuer has not been told";
+      }
+      const bool in_queue =
+          std::any_of(queued.begin(), queued.end(),
+                      [&](const proto::SafEntry* e) { return e->message_type() == m; });
+      Unmatched(r, m,
+                in_queue ? why : m + " owed to the issuer but neither queued nor acknowledged");
+    }
+    if (kind != Kind::kNone) {
+      CountSwitch(rr, r, kind);
+    }
+    // The issuer knows the approval from its own online answer or an acknowledged advice, and
+    // forgets it with an acknowledged reversal.
+    const bool known = approved && (advice.empty() ? !r.stand_in() : advice_ok);
+    if (known && !reversal_acked && !preauth) {
+      const bool credit = financial && type == "20";
+      if (credit) {
+        rr.issuer_credit_count++;
+        rr.issuer_credit_minor += r.amount_minor();
+      } else {
+        rr.issuer_debit_count++;
+        rr.issuer_debit_minor += r.amount_minor();
+      }
+    }
+  }
+
+  void Take(SettlementRun& run) {
+    run.routes.reserve(routes_.size());
+    for (auto& [key, rr] : routes_) {
+      run.routes.push_back(std::move(rr));
+    }
+    std::sort(unmatched_.begin(), unmatched_.end(),
+              [](const UnmatchedItem& x, const UnmatchedItem& y) {
+                return std::tie(x.route, x.currency, x.txn_id, x.message, x.reason) <
+                       std::tie(y.route, y.currency, y.txn_id, y.message, y.reason);
+              });
+    run.unmatched = std::move(unmatched_);
+  }
+
+ private:
+  bool AnyDelivered(std::uint64_t id) const {
+    auto it = delivered_.lower_bound({id, std::string()});
+    return it != delivered_.end() && it->first.first == id;
+  }
+
+  RouteReconciliation& Route(const proto::TransactionRecord& r) {
+    auto [it, inserted] = routes_.try_emplace({r.route(), r.currency()});
+    if (inserted) {
+      it->second.route = r.route();
+      it->second.currency = r.currency();
+    }
+    return it->second;
+  }
+
+  static void CountSwitch(RouteReconciliation& rr, const proto::TransactionRecord& r, Kind kind) {
+    if (kind == Kind::kRefund) {
+      rr.switch_credit_count++;
+      rr.switch_credit_minor += r.amount_minor();
+    } else {
+      rr.switch_debit_count++;
+      rr.switch_debit_minor += r.amount_minor();
+    }
+    if (r.stand_in()) {
+      rr.stand_in_count++;
+    }
+  }
+
+  void Unmatched(const proto::TransactionRecord& r, std::string message, std::string reason) {
+    Route(r).unmatched++;
+    UnmatchedItem u;
+    u.route = r.route();
+    u.currency = r.currency();
+    u.txn_id = r.id();
+    u.tid = r.tid();
+    u.mid = r.mid();
+    u.mti = r.mti();
+    u.processing_code = r.processing_code();
+    u.stan = r.stan();
+    u.rrn = r.rrn();
+    u.masked_pan = r.pan().masked();
+    u.amount_minor = r.amount_minor();
+    u.message = std::move(message);
+    u.reason = std::move(reason);
+    unmatched_.push_back(std::move(u));
+  }
+
+  std::string date_;
+  std::unordered_map<std::uint64_t, std::vector<const proto::SafEntry*>> pending_;
+  std::map<std::pair<std::uint64_t, std::string>, const proto::SafDelivery*> delivered_;
+  std::map<std::pair<std::string, std::uint32_t>, RouteReconciliation> routes_;
+  std::vector<UnmatchedItem> unmatched_;
+};
+
 }  // namespace
+
+Result<IssuerEvidence> LoadIssuerEvidence(const storage::Store& store,
+                                          std::string_view business_date) {
+  IssuerEvidence out;
+  auto pending = storage::ScanProtos<proto::SafEntry>(store, storage::Cf::kSaf, "");
+  if (!pending) {
+    return MakeProblem(pending.error() == storage::make_error_code(storage::Error::kCorruption)
+                           ? Error::kCorruption
+                           : Error::kStore,
+                       "store-and-forward queue: " + pending.error().message());
+  }
+  out.pending = std::move(*pending);
+  auto delivered = storage::Journal::ListDeliveries(store, business_date);
+  if (!delivered) {
+    return MakeProblem(delivered.error() == storage::make_error_code(storage::Error::kCorruption)
+                           ? Error::kCorruption
+                           : Error::kStore,
+                       "issuer acknowledgements of " + std::string(business_date) + ": " +
+                           delivered.error().message());
+  }
+  out.delivered = std::move(*delivered);
+  return out;
+}
 
 Result<Day> LoadDay(const storage::Store& store, std::string_view business_date) {
   Day day;
+  // The evidence first: a transaction reversed after its record was read then shows a reversal
+  // owed, never a reversal acknowledged for a record read as approved and standing.
+  auto evidence = LoadIssuerEvidence(store, business_date);
+  if (!evidence) {
+    return evidence.error();
+  }
+  day.evidence = std::move(*evidence);
   auto r = ForEachRecordOfDay(store, business_date, [&](const proto::TransactionRecord& rec) {
     day.records.push_back(rec);
   });
@@ -316,7 +535,8 @@ namespace {
 // without holding the records).
 class Settler {
  public:
-  explicit Settler(const SettlementInputs& in) : in_(in), open_batches_(in.business_date) {}
+  Settler(const SettlementInputs& in, const IssuerEvidence& evidence)
+      : in_(in), open_batches_(in.business_date), issuers_(in.business_date, evidence) {}
 
   Result<bool> Start() {
     if (!IsDate(in_.business_date)) {
@@ -339,6 +559,7 @@ class Settler {
     }
     run_.records_read++;
     open_batches_.Add(r);
+    issuers_.Add(r);
     const Kind kind = Classify(r);
     if (kind == Kind::kNone) {
       return;
@@ -431,6 +652,7 @@ class Settler {
       return std::tie(x.mid, x.currency) < std::tie(y.mid, y.currency);
     });
     Reconcile(batches);
+    issuers_.Take(run_);
     return std::move(run_);
   }
 
@@ -551,6 +773,7 @@ class Settler {
   SettlementRun run_;
   std::unordered_map<MerchantCurrency, Acc, PairHash> rows_;
   OpenBatches open_batches_;
+  IssuerReconciler issuers_;
   bool overflow_ = false;
 };
 
@@ -558,8 +781,9 @@ class Settler {
 
 Result<SettlementRun> SettleRecords(const SettlementInputs& inputs,
                                     std::span<const proto::TransactionRecord> records,
-                                    std::span<const proto::BatchRecord> batches) {
-  Settler settler(inputs);
+                                    std::span<const proto::BatchRecord> batches,
+                                    const IssuerEvidence& evidence) {
+  Settler settler(inputs, evidence);
   if (auto ok = settler.Start(); !ok) {
     return ok.error();
   }
@@ -573,7 +797,16 @@ Result<SettlementRun> Settle(const SettlementInputs& inputs) {
   if (inputs.store == nullptr) {
     return MakeProblem(Error::kBadInput, "no store");
   }
-  Settler settler(inputs);
+  if (!IsDate(inputs.business_date)) {
+    return MakeProblem(Error::kBadInput,
+                       "business date '" + inputs.business_date + "' is not a date as YYYYMMDD");
+  }
+  // Before the records (see LoadDay).
+  auto evidence = LoadIssuerEvidence(*inputs.store, inputs.business_date);
+  if (!evidence) {
+    return evidence.error();
+  }
+  Settler settler(inputs, *evidence);
   if (auto ok = settler.Start(); !ok) {
     return ok.error();
   }

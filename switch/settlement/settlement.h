@@ -1,9 +1,9 @@
 #pragma once
 
 // Settlement: turns one business date of the journal into what each merchant is paid, and
-// reconciles the terminal batches closed that day (issue 8). A run reads the store only (it works
-// on a read-only secondary instance beside a running switch) and produces a SettlementRun, which
-// output.h renders into files; nothing in the journal is changed.
+// reconciles the terminal batches closed that day and each issuer route (issue 8). A run reads the
+// store only (it works on a read-only secondary instance beside a running switch) and produces a
+// SettlementRun, which output.h renders into files; nothing in the journal is changed.
 //
 //   SettlementInputs in{.store = store.get(), .business_date = "20261127",
 //                       .agreements = &book, .holidays = &calendar};
@@ -45,18 +45,19 @@ namespace sy::server::settlement {
 
 // Errors of settlement, registered as the error category "sy.settlement".
 enum class Error : int {
-  kBadInput = 1,    // a malformed date, a missing store or agreement book
-  kStore,           // the journal or batch store could not be read
-  kCorruption,      // a stored record does not parse or contradicts its index
-  kIo,              // an output file could not be written, synced or renamed
-  kBadAgreements,   // the agreements file is malformed or an agreement does not validate
-  kBadHolidays,     // the holidays file is malformed
-  kBadLedger,       // a previous run's carried-forward file does not verify
-  kOverflow,        // a total beyond int64 minor units
-  kInjectedFailure  // a test's injected failure (WriteOptions::fail_before_rename)
+  kBadInput = 1,     // a malformed date, a missing store or agreement book
+  kStore,            // the journal or batch store could not be read
+  kCorruption,       // a stored record does not parse or contradicts its index
+  kIo,               // an output file could not be written, synced or renamed
+  kBadAgreements,    // the agreements file is malformed or an agreement does not validate
+  kBadHolidays,      // the holidays file is malformed
+  kBadLedger,        // a previous run's carried-forward file does not verify
+  kOverflow,         // a total beyond int64 minor units
+  kInjectedFailure,  // a test's injected failure (WriteOptions::before_rename)
+  kBusy              // another run holds the output directory's run lock (run.h)
 };
 inline constexpr Error kFirstError = Error::kBadInput;
-inline constexpr Error kLastError = Error::kInjectedFailure;
+inline constexpr Error kLastError = Error::kBusy;
 
 const boost::system::error_category& SettlementCategory() noexcept;
 inline boost::system::error_code make_error_code(Error e) noexcept {
@@ -163,6 +164,63 @@ struct BatchReconciliation {
   }
 };
 
+// One issuer route and currency: the approved amounts the switch settles against what the
+// issuer acknowledged. Switch side: the counted transactions (Classify) on the route. Issuer
+// side: the transactions the issuer knows as approved — answered 00 online by the issuer itself,
+// or told by an advice it acknowledged (a stand-in approval's 0220/0120, a completion's 0220) —
+// and not reversed by a 0420 it acknowledged. Debits are purchases and completions, credits
+// refunds; pre-authorizations are in neither (they are never settled) but their advices and
+// reversals are owed all the same.
+struct RouteReconciliation {
+  std::string route;
+  std::uint32_t currency = 0;
+  std::uint32_t switch_debit_count = 0;
+  std::int64_t switch_debit_minor = 0;
+  std::uint32_t switch_credit_count = 0;
+  std::int64_t switch_credit_minor = 0;
+  std::uint32_t issuer_debit_count = 0;
+  std::int64_t issuer_debit_minor = 0;
+  std::uint32_t issuer_credit_count = 0;
+  std::int64_t issuer_credit_minor = 0;
+  std::uint32_t stand_in_count = 0;  // of the switch's counted transactions
+  std::uint32_t advices_owed = 0;    // 0220/0120 the issuer must be told
+  std::uint32_t advices_acknowledged = 0;
+  std::uint32_t reversals_owed = 0;  // 0420
+  std::uint32_t reversals_acknowledged = 0;
+  std::uint32_t unmatched = 0;  // items listed in SettlementRun::unmatched
+
+  [[nodiscard]] bool balanced() const {
+    return unmatched == 0 && switch_debit_count == issuer_debit_count &&
+           switch_debit_minor == issuer_debit_minor && switch_credit_count == issuer_credit_count &&
+           switch_credit_minor == issuer_credit_minor;
+  }
+};
+
+// A transaction whose issuer side does not (yet) match the switch's.
+struct UnmatchedItem {
+  std::string route;
+  std::uint32_t currency = 0;
+  std::uint64_t txn_id = 0;
+  std::string tid;
+  std::string mid;
+  std::string mti;
+  std::string processing_code;
+  std::string stan;  // the terminal's
+  std::string rrn;
+  std::string masked_pan;
+  std::int64_t amount_minor = 0;
+  std::string message;  // the message owed to the issuer ("0420", "0220", "0120"), if any
+  std::string reason;
+};
+
+// What the issuers were told, for the issuer reconciliation: the store-and-forward entries still
+// queued (of any date; only those of the run's records count) and the acknowledgements recorded
+// for the business date's transactions (storage::Journal::RecordDelivery).
+struct IssuerEvidence {
+  std::vector<proto::SafEntry> pending;
+  std::vector<proto::SafDelivery> delivered;
+};
+
 // Something the run did not settle, for review.
 struct Exception {
   std::string kind;  // "terminal_only" (an uploaded item the switch never saw) or "held"
@@ -185,19 +243,30 @@ struct SettlementRun {
   std::vector<Row> rows;                     // ordered by mid, then currency
   std::vector<BatchReconciliation> batches;  // ordered by tid, batch number, currency
   std::vector<Exception> exceptions;         // ordered by kind, tid, batch, stan, txn id
+  std::vector<RouteReconciliation> routes;   // ordered by route, currency
+  std::vector<UnmatchedItem> unmatched;      // ordered by route, currency, txn id, message
   std::uint64_t records_read = 0;            // journal records of the business date
   std::uint64_t records_settled = 0;         // counted in the rows
 };
 
-// Settles one business date from the store (journal index 'D', batches in Cf::kBatch). Errors:
-// kBadInput, kStore, kCorruption, kOverflow. Pure apart from the reads: the same store contents
-// and inputs give the same run.
+// Settles one business date from the store (journal index 'D', batches in Cf::kBatch, the SAF
+// queue and the journal's delivery records for the issuer reconciliation). Errors: kBadInput,
+// kStore, kCorruption, kOverflow. Pure apart from the reads: the same store contents and inputs
+// give the same run.
 [[nodiscard]] Result<SettlementRun> Settle(const SettlementInputs& inputs);
 
-// The journal records of a business date (in id order) and the batches closed on it.
+// The SAF entries queued now, then the acknowledgements recorded for the business date — in
+// that order, so that an entry acknowledged between the two reads is seen at least once
+// (RecordDelivery is written before the entry leaves the queue).
+[[nodiscard]] Result<IssuerEvidence> LoadIssuerEvidence(const storage::Store& store,
+                                                        std::string_view business_date);
+
+// The journal records of a business date (in id order), the batches closed on it and what the
+// issuers were told.
 struct Day {
   std::vector<proto::TransactionRecord> records;
   std::vector<proto::BatchRecord> batches;
+  IssuerEvidence evidence;
 };
 [[nodiscard]] Result<Day> LoadDay(const storage::Store& store, std::string_view business_date);
 
@@ -205,7 +274,8 @@ struct Day {
 // business dates are ignored.
 [[nodiscard]] Result<SettlementRun> SettleRecords(const SettlementInputs& inputs,
                                                   std::span<const proto::TransactionRecord> records,
-                                                  std::span<const proto::BatchRecord> batches);
+                                                  std::span<const proto::BatchRecord> batches,
+                                                  const IssuerEvidence& evidence = {});
 
 // A counted transaction: a purchase, completion or refund answered 00, not reversed or voided.
 enum class Kind { kNone, kPurchase, kCompletion, kRefund };

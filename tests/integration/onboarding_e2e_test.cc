@@ -5,15 +5,21 @@
 //               with a port and three tokens (reviewer, operator, auditor) given as SHA-256 hex
 // Through the admin API over HTTPS (AdminClient, the switch's self-signed certificate as CA): an
 // application is submitted, reviewed and approved, an agreement in force today recorded and a
-// terminal provisioned (DUKPT TDES under bdk-demo; the TID, MID and initial KSN allocated). Then
-// the real `switchyard term` with that TID, MID, the TEST BDK and the initial KSN: a purchase
-// before sign-on gets 58, sign-on 00, a purchase with the TEST card 00 (MAC ok); suspended through
-// the API, the terminal gets 58 again; reinstated, 00 (see the BUG note in case 3). The audit log
-// shows every change with its actor, and a reviewer's token cannot provision (403). Cases run in
-// declaration order and share the processes and the onboarded terminal. Every wait is bounded. Set
-// SY_KEEP_PROCESS_DIR=1 to keep the directory with the logs.
+// terminal provisioned (DUKPT TDES under bdk-demo; the TID, MID and initial KSN allocated), and its
+// IPEK exported as a TR-31 key block under the demo facility's transport key (kek-demo), which the
+// test unwraps as the key-injection facility would. Then the real `switchyard term` with that TID,
+// MID, the injected IPEK (no BDK) and the initial KSN: a purchase before sign-on gets 58, sign-on
+// (reporting its software version) 00, a purchase with the TEST card 00 (MAC ok); suspended
+// through the API, the terminal gets 58 again; reinstated, 00. The audit log shows every change
+// with its actor, and a reviewer's token cannot provision (403). Maintenance with `switchyard
+// admin`: the terminal listed as outdated, its transactions looked up (masked), BIN routes; its
+// keys rotated: the old key gets 58 then 63, the new IPEK — taken as two components by two
+// operators into 0600 files — signs on and buys. Cases run in declaration order and share the
+// processes and the onboarded terminal. Every wait is bounded. Set SY_KEEP_PROCESS_DIR=1 to keep
+// the directory with the logs.
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <boost/json.hpp>
@@ -26,7 +32,10 @@
 #include <vector>
 
 #include "crypto/digest.h"
+#include "crypto/dukpt_tdes.h"
 #include "crypto/hex.h"
+#include "crypto/kcv.h"
+#include "crypto/tr31.h"
 #include "switch/admin/admin_client.h"
 #include "tests/integration/process_util.h"
 
@@ -40,13 +49,16 @@ using std::chrono::seconds;
 
 // issuer-a's TEST card (deploy/demo/issuer-a.yaml): PIN 1234, 1000.00 EUR.
 const std::string kCard = "4761739001010010";
-// The demo key store's TEST BDK bdk-demo (the X9.24-1 test BDK).
+// The demo key store's TEST BDK bdk-demo (the X9.24-1 test BDK), used only to check what the
+// switch exports, and its facility transport key kek-demo (AES, TEST).
 const std::string kBdk = "0123456789ABCDEFFEDCBA9876543210";
+const std::string kKek = "FEDCBA9876543210F1F1F1F1F1F1F1F1";
 
 // The tokens, as their holders keep them; the configuration holds only their SHA-256.
 const std::string kReviewerToken = "e2e-reviewer-rita-0123456789abcdef";
 const std::string kOperatorToken = "e2e-operator-otto-0123456789abcdef";
 const std::string kAuditorToken = "e2e-auditor-aude-0123456789abcdef";
+const std::string kOperator2Token = "e2e-operator-olga-0123456789abcdef";  // a second custodian
 
 // An individual's application that validates (tests/switch/admin_test.cc's sample).
 constexpr std::string_view kApplication = R"({
@@ -113,6 +125,7 @@ struct Env {
   int runs = 0;  // term runs, for their output files
   // Filled in by the onboarding case.
   std::string app_id, mid, tid, initial_ksn, agreement_id;
+  std::string ipek;  // hex: the terminal's initial key as injected (from the TR-31 export)
   [[nodiscard]] std::string ca() const { return data + "/tls/switch.crt"; }
   [[nodiscard]] std::string url() const { return "https://127.0.0.1:" + std::to_string(admin); }
 };
@@ -189,17 +202,19 @@ struct TermRun {
 
 // `switchyard term` as the onboarded terminal: its TID, MID, the TEST BDK and its initial KSN.
 TermRun RunTerm(const std::vector<std::string>& command) {
-  std::vector<std::string> argv{env->bin,   "term",
-                                "--host",   "127.0.0.1",
-                                "--port",   std::to_string(env->port),
-                                "--ca",     env->ca(),
-                                "--state",  env->dir + "/term-" + env->tid + ".state",
-                                "--scheme", "dukpt-tdes",
-                                "--tid",    env->tid,
-                                "--mid",    env->mid,
-                                "--bdk",    kBdk,
-                                "--ksn",    env->initial_ksn,
-                                "--json"};
+  // The state file belongs to one initial KSN: a rotated terminal starts a new one.
+  std::vector<std::string> argv{
+      env->bin,        "term",
+      "--host",        "127.0.0.1",
+      "--port",        std::to_string(env->port),
+      "--ca",          env->ca(),
+      "--state",       env->dir + "/term-" + env->tid + "-" + env->initial_ksn + ".state",
+      "--scheme",      "dukpt-tdes",
+      "--tid",         env->tid,
+      "--mid",         env->mid,
+      "--initial-key", env->ipek,
+      "--ksn",         env->initial_ksn,
+      "--json"};
   argv.insert(argv.end(), command.begin(), command.end());
   TermRun r;
   for (const auto& a : argv) {
@@ -282,6 +297,10 @@ class OnboardingE2eTest : public ::testing::Test {
     y +=
         "    - {name: otto, role: operator, token_sha256: \"" + Sha256Hex(kOperatorToken) + "\"}\n";
     y += "    - {name: aude, role: auditor, token_sha256: \"" + Sha256Hex(kAuditorToken) + "\"}\n";
+    y += "    - {name: olga, role: operator, token_sha256: \"" + Sha256Hex(kOperator2Token) +
+         "\"}\n";
+    y += "  terminal_software_minimum: \"2.4.0\"\n";
+    y += "  key_transport_key_id: kek-demo\n";
     if (!WriteFile(env->switch_config, y)) {
       env->setup_error = "cannot write " + env->switch_config;
       return;
@@ -459,8 +478,32 @@ TEST_F(OnboardingE2eTest, OnboardsAMerchantAndProvisionsATerminal) {
   EXPECT_EQ(Str(a.body, "bdk_id"), "bdk-demo") << a.Describe();
   EXPECT_EQ(Str(a.body, "key_scheme"), "dukpt-tdes") << a.Describe();
   EXPECT_EQ(Str(a.body, "live_status"), "provisioned") << a.Describe();
+
+  // Its initial key for the key-injection facility: a TR-31 block under the facility's transport
+  // key (kek-demo, the configured default). A reviewer may not; the operator may.
+  a = Admin(kReviewerToken, "POST", "/v1/terminals/" + tid + "/keys/exports",
+            R"({"form": "tr31"})");
+  EXPECT_EQ(a.response.status, 403) << a.Describe();
+  a = Admin(kOperatorToken, "POST", "/v1/terminals/" + tid + "/keys/exports",
+            R"({"form": "tr31", "reason": "first injection"})");
+  ASSERT_EQ(a.response.status, 201) << a.Describe();
+  EXPECT_EQ(Str(a.body, "initial_ksn"), ksn) << a.Describe();
+  EXPECT_EQ(Str(a.body, "transport_key_id"), "kek-demo") << a.Describe();
+  const std::string block = Str(a.body, "key_block");
+  ASSERT_FALSE(block.empty()) << a.Describe();
+  EXPECT_EQ(block[0], 'D') << "an AES transport key makes version D blocks";
+  // The facility unwraps it: the IPEK of bdk-demo and the initial KSN, its check value as stated.
+  auto unwrapped = crypto::UnwrapKeyBlock(crypto::SecretFromHex(kKek).value(), block,
+                                          {.usage = "B1", .algorithm = 'T', .modes = "X"});
+  ASSERT_TRUE(unwrapped) << unwrapped.error().message();
+  auto expected =
+      crypto::DeriveTdesIpek(crypto::SecretFromHex(kBdk).value(), crypto::FromHex(ksn).value());
+  ASSERT_TRUE(expected);
+  EXPECT_TRUE(unwrapped->key == *expected);
+  EXPECT_EQ(Str(a.body, "key_kcv"), crypto::ToHex(crypto::TdesKcv(unwrapped->key).value()));
   env->tid = tid;
   env->initial_ksn = ksn;
+  env->ipek = crypto::ToHex(unwrapped->key.view());
 }
 
 // 2. The real `switchyard term` as the new terminal: refused before sign-on, signs on, buys;
@@ -474,11 +517,14 @@ TEST_F(OnboardingE2eTest, TheProvisionedTerminalSignsOnBuysAndIsRefusedWhenSuspe
   TermRun r = RunTerm(Purchase(1000));
   ASSERT_TRUE(Answered(r, "0210", "58"));
 
-  r = RunTerm({"signon"});
+  r = RunTerm({"signon", "--software-version", "2.3.7"});
   ASSERT_TRUE(Answered(r, "0810", "00"));
   EXPECT_EQ(r.Text("ksn").substr(0, 15), env->initial_ksn.substr(0, 15)) << r.Describe();
   Answer a = Admin(kOperatorToken, "GET", "/v1/terminals/" + env->tid);
   EXPECT_EQ(Str(a.body, "live_status"), "active") << a.Describe();
+  EXPECT_EQ(Str(a.body, "software_version"), "2.3.7") << a.Describe();
+  EXPECT_EQ(Str(a.body, "outdated"), "true") << a.Describe();
+  EXPECT_FALSE(Str(a.body, "last_seen").empty()) << a.Describe();
 
   r = RunTerm(Purchase(1250));
   ASSERT_TRUE(Answered(r, "0210", "00"));
@@ -550,6 +596,9 @@ TEST_F(OnboardingE2eTest, TheAuditLogListsEveryChangeWithItsActor) {
     }
   }
   ASSERT_FALSE(entries.empty()) << a.Describe();
+  // The key export, by the operator, with check values only.
+  EXPECT_NE(a.response.body.find("first injection"), std::string::npos) << a.Describe();
+  EXPECT_EQ(a.response.body.find(env->ipek), std::string::npos) << "a clear key in the audit log";
   auto has = [&](const std::string& actor, const std::string& kind, const std::string& id,
                  const std::string& reason_prefix) {
     for (const Entry& e : entries) {
@@ -601,6 +650,149 @@ TEST_F(OnboardingE2eTest, TheAuditLogListsEveryChangeWithItsActor) {
   for (const json::value& v : history) {
     EXPECT_EQ(Str(v.as_object(), "id"), env->tid) << a.Describe();
   }
+}
+
+// `switchyard admin` as a process: the CLI over HTTPS with a token file.
+CommandResult RunAdmin(const std::string& token, const std::vector<std::string>& command) {
+  const std::string token_file = env->dir + "/token-" + Sha256Hex(token).substr(0, 8);
+  if (ReadFile(token_file).empty()) {
+    EXPECT_TRUE(WriteFile(token_file, token + "\n"));
+  }
+  std::vector<std::string> argv{env->bin, "admin",   "--url",        env->url(),
+                                "--ca",   env->ca(), "--token-file", token_file};
+  argv.insert(argv.end(), command.begin(), command.end());
+  return RunCommand(argv, env->dir + "/admin-" + std::to_string(++env->runs) + ".out", seconds(20));
+}
+
+// 5. Maintenance through `switchyard admin`: the terminal is outdated (2.3.7 < 2.4.0) but not
+// silent; its purchases are in the journal with masked PANs; the BIN routes are listed.
+TEST_F(OnboardingE2eTest, TheCliListsOutdatedTerminalsTransactionsAndBins) {
+  RequireTerminal();
+  if (HasFatalFailure()) {
+    return;
+  }
+  CommandResult c = RunAdmin(kOperatorToken, {"terminals", "list", "--outdated"});
+  ASSERT_TRUE(c.ok()) << c.output;
+  EXPECT_NE(c.output.find(env->tid), std::string::npos) << c.output;
+  EXPECT_NE(c.output.find("OUTDATED"), std::string::npos) << c.output;
+  c = RunAdmin(kOperatorToken, {"--json", "terminals", "list", "--silent-days", "1"});
+  ASSERT_TRUE(c.ok()) << c.output;
+  EXPECT_EQ(c.output.find(env->tid), std::string::npos) << "heard from today: " << c.output;
+
+  c = RunAdmin(kAuditorToken, {"--json", "transactions", "--tid", env->tid, "--date", TodayUtc()});
+  ASSERT_TRUE(c.ok()) << c.output;
+  auto list = LastJsonObject(c.output);
+  ASSERT_TRUE(list) << c.output;
+  int approved = 0;
+  for (const json::value& v : Arr(*list, "transactions")) {
+    const json::object& t = v.as_object();
+    EXPECT_EQ(Str(t, "masked_pan").substr(0, 6), kCard.substr(0, 6)) << c.output;
+    approved += Str(t, "response_code") == "00" && Str(t, "type") == "purchase" ? 1 : 0;
+  }
+  EXPECT_GE(approved, 2) << c.output;
+  EXPECT_EQ(c.output.find(kCard), std::string::npos) << "a clear PAN: " << c.output;
+  c = RunAdmin(kReviewerToken, {"transactions", "--tid", env->tid, "--date", TodayUtc()});
+  EXPECT_FALSE(c.ok()) << "a reviewer looked up transactions: " << c.output;
+
+  c = RunAdmin(kReviewerToken, {"bins"});
+  ASSERT_TRUE(c.ok()) << c.output;
+  EXPECT_NE(c.output.find("issuer-a"), std::string::npos) << c.output;
+}
+
+// 6. Key rotation: the old key is refused at once; the new IPEK, taken as two components by two
+// operators into their own 0600 files and combined by the facility, signs on and buys.
+TEST_F(OnboardingE2eTest, ARotatedTerminalIsRefusedUntilItSignsOnWithTheNewKey) {
+  RequireTerminal();
+  if (HasFatalFailure()) {
+    return;
+  }
+  const std::string old_ksn = env->initial_ksn;
+  CommandResult c = RunAdmin(kOperatorToken, {"--json", "terminals", "rotate-keys", env->tid,
+                                              "--reason", "e2e annual key change"});
+  ASSERT_TRUE(c.ok()) << c.output;
+  auto view = LastJsonObject(c.output);
+  ASSERT_TRUE(view) << c.output;
+  const std::string new_ksn = Str(*view, "initial_ksn");
+  ASSERT_EQ(new_ksn.size(), 20u) << c.output;
+  EXPECT_NE(new_ksn, old_ksn);
+  EXPECT_EQ(Str(*view, "status"), "provisioned") << c.output;
+  EXPECT_TRUE(WaitUntil(
+      [] {
+        return Str(Admin(kOperatorToken, "GET", "/v1/terminals/" + env->tid).body, "live_status") ==
+               "provisioned";
+      },
+      seconds(5)));
+
+  // The old key: not active any more (58, not MACed: its KSN is no longer the terminal's device,
+  // so its MAC does not verify), and its sign-on is refused (63).
+  TermRun r = RunTerm(Purchase(1500));
+  ASSERT_TRUE(Answered(r, "0210", "58", "missing"));
+  r = RunTerm({"signon"});
+  ASSERT_TRUE(r.result.ok() && r.answer) << r.Describe();
+  EXPECT_EQ(r.rc(), "63") << r.Describe();
+
+  // Two components, each taken once by a different operator into a file of its own.
+  c = RunAdmin(kOperatorToken, {"--json", "terminals", "export-keys", env->tid, "--form",
+                                "components", "--reason", "re-injection"});
+  ASSERT_TRUE(c.ok()) << c.output;
+  auto x = LastJsonObject(c.output);
+  ASSERT_TRUE(x) << c.output;
+  const std::string id = Str(*x, "id");
+  EXPECT_EQ(Str(*x, "initial_ksn"), new_ksn) << c.output;
+  const std::string f1 = env->dir + "/component-1.txt";
+  const std::string f2 = env->dir + "/component-2.txt";
+  c = RunAdmin(kOperatorToken, {"terminals", "export-keys", env->tid, "--take", id, "--component",
+                                "1", "--out", f1});
+  ASSERT_TRUE(c.ok()) << c.output;
+  c = RunAdmin(kOperatorToken, {"terminals", "export-keys", env->tid, "--take", id, "--component",
+                                "2", "--out", f2});
+  EXPECT_FALSE(c.ok()) << "one custodian took both components: " << c.output;
+  EXPECT_NE(c.output.find("dual_control"), std::string::npos) << c.output;
+  c = RunAdmin(kOperator2Token, {"terminals", "export-keys", env->tid, "--take", id, "--component",
+                                 "2", "--out", f2});
+  ASSERT_TRUE(c.ok()) << c.output;
+  std::string combined;
+  for (const std::string& f : {f1, f2}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(f.c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+    const std::string text = ReadFile(f);
+    const auto at = text.find("key: ");
+    ASSERT_NE(at, std::string::npos) << text;
+    auto part = crypto::FromHex(text.substr(at + 5, 32));
+    ASSERT_TRUE(part) << text;
+    if (combined.empty()) {
+      combined.assign(part->begin(), part->end());
+    } else {
+      for (std::size_t i = 0; i < combined.size(); ++i) {
+        combined[i] = static_cast<char>(combined[i] ^ (*part)[i]);
+      }
+    }
+  }
+  const std::string ipek =
+      crypto::ToHex(std::span(reinterpret_cast<const std::uint8_t*>(combined.data()), 16));
+  auto expected =
+      crypto::DeriveTdesIpek(crypto::SecretFromHex(kBdk).value(), crypto::FromHex(new_ksn).value());
+  ASSERT_TRUE(expected);
+  EXPECT_EQ(ipek, crypto::ToHex(expected->view()));
+  EXPECT_NE(ipek, env->ipek);
+
+  // Injected: sign-on activates it, and it buys.
+  env->initial_ksn = new_ksn;
+  env->ipek = ipek;
+  r = RunTerm({"signon", "--software-version", "2.4.1"});
+  ASSERT_TRUE(Answered(r, "0810", "00"));
+  r = RunTerm(Purchase(1600));
+  ASSERT_TRUE(Answered(r, "0210", "00"));
+  Answer a = Admin(kOperatorToken, "GET", "/v1/terminals/" + env->tid);
+  EXPECT_EQ(Str(a.body, "live_status"), "active") << a.Describe();
+  EXPECT_EQ(Str(a.body, "outdated"), "false") << a.Describe();
+  // The audit log names both custodians and the rotation's reason.
+  a = Admin(kAuditorToken, "GET", "/v1/audit?kind=key_export&id=" + id);
+  EXPECT_NE(a.response.body.find("\"otto\""), std::string::npos) << a.Describe();
+  EXPECT_NE(a.response.body.find("\"olga\""), std::string::npos) << a.Describe();
+  a = Admin(kAuditorToken, "GET", "/v1/audit?kind=terminal&id=" + env->tid);
+  EXPECT_NE(a.response.body.find("e2e annual key change"), std::string::npos) << a.Describe();
 }
 
 }  // namespace

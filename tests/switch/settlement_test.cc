@@ -22,6 +22,7 @@
 
 #include "storage/batch_store.h"
 #include "storage/journal.h"
+#include "storage/saf_queue.h"
 #include "storage/store.h"
 #include "switch/settlement/agreement_file.h"
 #include "switch/settlement/output.h"
@@ -808,6 +809,236 @@ TEST(SettlementJournalTest, TotalsEqualTheJournalsApprovedTotalsToTheMinorUnit) 
   secondary.reset();
   store.reset();
   fs::remove_all(dir);
+}
+
+// ---- issuer reconciliation ---------------------------------------------------------------------
+
+proto::SafEntry Queued(std::uint64_t txn, const std::string& type,
+                       const std::string& route = "issuer-a") {
+  proto::SafEntry e;
+  e.set_destination(route);
+  e.set_message_type(type);
+  e.set_txn_id(txn);
+  return e;
+}
+
+proto::SafDelivery Delivered(std::uint64_t txn, const std::string& type,
+                             const std::string& rc = "00", const std::string& route = "issuer-a") {
+  proto::SafDelivery d;
+  d.set_destination(route);
+  d.set_message_type(type);
+  d.set_txn_id(txn);
+  d.set_response_code(rc);
+  return d;
+}
+
+const RouteReconciliation* FindRoute(const SettlementRun& run, const std::string& route,
+                                     std::uint32_t currency) {
+  for (const auto& r : run.routes) {
+    if (r.route == route && r.currency == currency) {
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+// The unmatched items of a transaction, as "message: reason".
+std::vector<std::string> UnmatchedOf(const SettlementRun& run, std::uint64_t txn) {
+  std::vector<std::string> out;
+  for (const auto& u : run.unmatched) {
+    if (u.txn_id == txn) {
+      out.push_back(u.message + ": " + u.reason);
+    }
+  }
+  return out;
+}
+
+TEST(IssuerReconciliationTest, MatchesApprovalsAgainstWhatTheIssuerAcknowledged) {
+  Fixture f;
+  f.book.versions["MERCHANT0000001"] = {Terms("MERCHANT0000001", {Schedule(kEur, 0)})};
+  std::vector<proto::TransactionRecord> recs;
+  auto add = [&](Spec s) {
+    recs.push_back(Rec(recs.size() + 1, s));
+    return recs.back().id();
+  };
+  const auto online = add({.amount = 1000});
+  const auto refund = add({.pc = "200000", .amount = 300});
+  const auto stand_in_told = add({.amount = 200, .stand_in = true});
+  const auto stand_in_untold = add({.amount = 150, .stand_in = true});
+  const auto completion_told = add({.mti = "0220", .amount = 700});
+  const auto reversed_pending = add({.amount = 400, .state = proto::TXN_REVERSED});
+  const auto voided_told = add({.amount = 250, .state = proto::TXN_VOIDED});
+  const auto timeout_pending = add({.amount = 600, .rc = "91"});
+  const auto timeout_told = add({.amount = 650, .rc = "91"});
+  const auto in_flight = add({.amount = 50, .rc = "", .state = proto::TXN_FORWARDED});
+  const auto preauth_untold = add({.mti = "0100", .amount = 90, .stand_in = true});
+  const auto advice_refused = add({.amount = 80, .stand_in = true});
+  const auto reversal_lost = add({.amount = 70, .state = proto::TXN_REVERSED});
+  const auto declined = add({.amount = 60, .rc = "05"});
+  const auto void_record = add({.pc = "020000", .amount = 250});
+  const auto other_route = add({.amount = 5000, .currency = kUsd, .route = "issuer-b"});
+  IssuerEvidence ev;
+  ev.delivered = {Delivered(stand_in_told, "0220"), Delivered(completion_told, "0220"),
+                  Delivered(voided_told, "0420"), Delivered(timeout_told, "0420"),
+                  Delivered(advice_refused, "0220", "05")};
+  ev.pending = {Queued(stand_in_untold, "0220"), Queued(reversed_pending, "0420"),
+                Queued(timeout_pending, "0420"), Queued(preauth_untold, "0120"),
+                Queued(999999, "0420")};  // another date's transaction: not this run's
+  auto run = SettleRecords(f.Inputs(), recs, {}, ev).value();
+
+  const RouteReconciliation* a = FindRoute(run, "issuer-a", kEur);
+  ASSERT_NE(a, nullptr);
+  // The switch settles: online 1000, stand-ins 200 + 150 + 80, completion 700; refund 300.
+  EXPECT_EQ(a->switch_debit_count, 5U);
+  EXPECT_EQ(a->switch_debit_minor, 1000 + 200 + 150 + 80 + 700);
+  EXPECT_EQ(a->switch_credit_count, 1U);
+  EXPECT_EQ(a->switch_credit_minor, 300);
+  EXPECT_EQ(a->stand_in_count, 3U);
+  // The issuer knows: online 1000, the told stand-in 200 and completion 700, and still holds the
+  // reversed purchases whose 0420 it has not acknowledged (400 queued, 70 never queued).
+  EXPECT_EQ(a->issuer_debit_count, 5U);
+  EXPECT_EQ(a->issuer_debit_minor, 1000 + 200 + 700 + 400 + 70);
+  EXPECT_EQ(a->issuer_credit_minor, 300);
+  EXPECT_EQ(a->advices_owed, 5U);  // two stand-ins told, one not, the pre-auth's, the refused
+  EXPECT_EQ(a->advices_acknowledged, 3U);
+  EXPECT_EQ(a->reversals_owed, 5U);
+  EXPECT_EQ(a->reversals_acknowledged, 2U);
+  EXPECT_FALSE(a->balanced());
+
+  EXPECT_TRUE(UnmatchedOf(run, online).empty());
+  EXPECT_TRUE(UnmatchedOf(run, refund).empty());
+  EXPECT_TRUE(UnmatchedOf(run, stand_in_told).empty());
+  EXPECT_TRUE(UnmatchedOf(run, completion_told).empty());
+  EXPECT_TRUE(UnmatchedOf(run, voided_told).empty());
+  EXPECT_TRUE(UnmatchedOf(run, timeout_told).empty());
+  EXPECT_TRUE(UnmatchedOf(run, declined).empty());
+  EXPECT_TRUE(UnmatchedOf(run, void_record).empty());  // its original carries the reversal
+  EXPECT_THAT(UnmatchedOf(run, stand_in_untold),
+              ::testing::ElementsAre(HasSubstr("0220: stand-in approval advice queued")));
+  EXPECT_THAT(UnmatchedOf(run, reversed_pending),
+              ::testing::ElementsAre(HasSubstr("0420: reversal queued, not yet acknowledged: "
+                                               "the issuer still holds the approval")));
+  EXPECT_THAT(UnmatchedOf(run, timeout_pending),
+              ::testing::ElementsAre(HasSubstr("(91), not yet acknowledged: the issuer may hold")));
+  EXPECT_THAT(UnmatchedOf(run, in_flight),
+              ::testing::ElementsAre(HasSubstr("no outcome recorded yet (in flight)")));
+  EXPECT_THAT(UnmatchedOf(run, preauth_untold),
+              ::testing::ElementsAre(HasSubstr("0120: stand-in approval advice queued")));
+  EXPECT_THAT(UnmatchedOf(run, advice_refused),
+              ::testing::ElementsAre("0220: advice answered 05 by the issuer"));
+  EXPECT_THAT(UnmatchedOf(run, reversal_lost),
+              ::testing::ElementsAre("0420: 0420 owed to the issuer but neither queued nor "
+                                     "acknowledged"));
+  EXPECT_TRUE(UnmatchedOf(run, 999999).empty());
+  EXPECT_EQ(a->unmatched, run.unmatched.size());
+  // Each unmatched item names the card masked, the terminal's STAN, the RRN and the amount.
+  for (const auto& u : run.unmatched) {
+    EXPECT_EQ(u.masked_pan, "476173******0010");
+    EXPECT_FALSE(u.stan.empty());
+    EXPECT_FALSE(u.rrn.empty());
+  }
+  const RouteReconciliation* b = FindRoute(run, "issuer-b", kUsd);
+  ASSERT_NE(b, nullptr);
+  EXPECT_TRUE(b->balanced());
+  EXPECT_EQ(b->issuer_debit_minor, 5000);
+  (void)other_route;
+
+  // Once everything owed is acknowledged (and the in-flight one answered), the route balances.
+  for (auto& r : recs) {
+    if (r.id() == in_flight) {
+      r.set_state(proto::TXN_ANSWERED);
+      r.set_response_code("05");
+    }
+  }
+  ev.pending.clear();
+  ev.delivered = {Delivered(stand_in_told, "0220"),   Delivered(stand_in_untold, "0220"),
+                  Delivered(completion_told, "0220"), Delivered(preauth_untold, "0120"),
+                  Delivered(advice_refused, "0220"),  Delivered(reversed_pending, "0420"),
+                  Delivered(voided_told, "0420"),     Delivered(timeout_pending, "0420"),
+                  Delivered(timeout_told, "0420"),    Delivered(reversal_lost, "0420")};
+  auto done = SettleRecords(f.Inputs(), recs, {}, ev).value();
+  a = FindRoute(done, "issuer-a", kEur);
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->balanced()) << RenderIssuerReconciliationCsv(done);
+  EXPECT_TRUE(done.unmatched.empty()) << RenderIssuerReconciliationCsv(done);
+  EXPECT_EQ(a->issuer_debit_minor, a->switch_debit_minor);
+}
+
+TEST(IssuerReconciliationTest, AcknowledgementsAreRecordedInTheJournalByBusinessDate) {
+  const std::string dir = TempDir();
+  auto store = storage::Store::Open({.path = dir + "/store", .sync = false}).value();
+  storage::Journal journal(*store, nullptr);
+  storage::SafQueue saf(*store);
+  Fixture f;
+  f.book.versions["MERCHANT0000001"] = {Terms("MERCHANT0000001", {Schedule(kEur, 0)})};
+  auto reversed = Rec(0, {.amount = 400, .state = proto::TXN_REVERSED});
+  auto next_day = Rec(0, {.amount = 500, .state = proto::TXN_REVERSED, .date = "20261128"});
+  ASSERT_FALSE(journal.AppendSync(reversed, ""));
+  ASSERT_FALSE(journal.AppendSync(next_day, ""));
+  auto e = Queued(reversed.id(), "0420");
+  e.set_seq(saf.Enqueue(e).value());
+  ASSERT_TRUE(saf.Enqueue(Queued(next_day.id(), "0420")));
+  auto in = f.Inputs();
+  in.store = store.get();
+  auto before = Settle(in).value();
+  ASSERT_EQ(before.unmatched.size(), 1U);
+  EXPECT_THAT(before.unmatched[0].reason, HasSubstr("reversal queued"));
+
+  // The SAF drainer's order: the acknowledgement recorded, then the entry removed.
+  e.set_attempts(2);
+  ASSERT_FALSE(journal.RecordDelivery(e, "00", 1'795'770'000'000'000));
+  ASSERT_FALSE(saf.Acknowledge(e));
+  auto delivered = storage::Journal::ListDeliveries(*store, "20261127").value();
+  ASSERT_EQ(delivered.size(), 1U);
+  EXPECT_EQ(delivered[0].txn_id(), reversed.id());
+  EXPECT_EQ(delivered[0].message_type(), "0420");
+  EXPECT_EQ(delivered[0].attempts(), 2U);
+  EXPECT_TRUE(storage::Journal::ListDeliveries(*store, "20261128").value().empty());
+  auto after = Settle(in).value();
+  EXPECT_TRUE(after.unmatched.empty());
+  EXPECT_EQ(after.routes.at(0).reversals_acknowledged, 1U);
+  // Recorded twice (a crash between the two writes sends it again): still one.
+  ASSERT_FALSE(journal.RecordDelivery(e, "00", 1'795'770'000'000'001));
+  EXPECT_EQ(storage::Journal::ListDeliveries(*store, "20261127").value().size(), 1U);
+  // Unknown transaction: kNotFound, nothing recorded.
+  EXPECT_EQ(journal.RecordDelivery(Queued(424242, "0420"), "00", 1),
+            storage::make_error_code(storage::Error::kNotFound));
+  // Retention removes them with their records.
+  EXPECT_EQ(journal.Prune("20261128").value(), 1U);
+  EXPECT_TRUE(storage::Journal::ListDeliveries(*store, "20261127").value().empty());
+  store.reset();
+  fs::remove_all(dir);
+}
+
+TEST(IssuerReconciliationTest, FilesListEveryUnmatchedItemWithoutAClearPan) {
+  Fixture f;
+  f.book.versions["MERCHANT0000001"] = {Terms("MERCHANT0000001", {Schedule(kEur, 0)})};
+  std::vector<proto::TransactionRecord> recs = {Rec(1, {.amount = 100, .stand_in = true}),
+                                                Rec(2, {.amount = 200})};
+  IssuerEvidence ev;
+  ev.pending = {Queued(1, "0220")};
+  auto run = SettleRecords(f.Inputs(), recs, {}, ev).value();
+  auto files = RenderRun(run).value();
+  ASSERT_TRUE(files.contains("issuer-reconciliation.csv"));
+  ASSERT_TRUE(files.contains("reconciliation.json"));
+  EXPECT_EQ(files["issuer-reconciliation.csv"],
+            "business_date,route,currency,switch_debit_count,switch_debit_minor,"
+            "switch_credit_count,switch_credit_minor,issuer_debit_count,issuer_debit_minor,"
+            "issuer_credit_count,issuer_credit_minor,stand_in_count,advices_owed,"
+            "advices_acknowledged,reversals_owed,reversals_acknowledged,unmatched,balanced\n"
+            "20261127,issuer-a,978,2,300,0,0,1,200,0,0,1,1,0,0,0,1,no\n"
+            "\n"
+            "route,currency,txn_id,tid,mid,mti,processing_code,stan,rrn,masked_pan,amount_minor,"
+            "message,reason\n"
+            "issuer-a,978,1,TERM0001,MERCHANT0000001,0200,000000,100001,300000000001,"
+            "476173******0010,100,0220,\"stand-in approval advice queued, not yet acknowledged: "
+            "the issuer has not been told\"\n");
+  const std::string& json = files["reconciliation.json"];
+  EXPECT_THAT(json, HasSubstr("\"routes_unbalanced\": 1"));
+  EXPECT_THAT(json, HasSubstr("\"unmatched\": 1"));
+  EXPECT_THAT(json, HasSubstr("\"masked_pan\": \"476173******0010\""));
+  // Deterministic: the same inputs render the same bytes.
+  EXPECT_EQ(RenderRun(SettleRecords(f.Inputs(), recs, {}, ev).value()).value(), files);
 }
 
 }  // namespace
