@@ -17,6 +17,9 @@ cd "$root"
 export CCACHE_BASEDIR="$root"
 export CCACHE_DIR="${CCACHE_DIR:-${HOME:-/tmp}/.cache/switchyard-ccache}"
 export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
+# Debug objects carry the build directory in their debug info, so ccache hashes it by default and
+# a clone at a new path never hits; CI's clones are only run, never debugged from their paths.
+export CCACHE_NOHASHDIR=1
 jobs="$(nproc)"
 fuzz_seconds="${FUZZ_SECONDS:-20}"
 

@@ -268,7 +268,9 @@ Result<std::string> Journal::RevealPan(const proto::TransactionRecord& rec) cons
 
 boost::system::error_code Journal::RecordDelivery(const proto::SafEntry& entry,
                                                   std::string_view response_code,
-                                                  std::int64_t at_micros) {
+                                                  std::int64_t at_micros, std::string_view sent_mti,
+                                                  std::string_view sent_stan,
+                                                  std::string_view sent_time) {
   auto rec = Get(entry.txn_id());
   if (!rec) {
     return rec.error();
@@ -281,10 +283,28 @@ boost::system::error_code Journal::RecordDelivery(const proto::SafEntry& entry,
   d.set_response_code(std::string(response_code));
   d.set_acknowledged_micros(at_micros);
   d.set_queued_micros(entry.created_micros());
+  d.set_sent_mti(std::string(sent_mti));
+  d.set_sent_stan(std::string(sent_stan));
+  d.set_sent_transmission_time(std::string(sent_time));
   return store_.Write(
       {{Cf::kJournalIndex,
         "K" + Join({rec->business_date(), EncodeU64(entry.txn_id())}) + entry.message_type(),
         d.SerializeAsString()}});
+}
+
+Result<proto::SafDelivery> Journal::GetDelivery(const proto::TransactionRecord& rec,
+                                                std::string_view message_type) const {
+  auto bytes =
+      store_.Get(Cf::kJournalIndex, "K" + Join({rec.business_date(), EncodeU64(rec.id())}) +
+                                        std::string(message_type));
+  if (!bytes) {
+    return bytes.error();
+  }
+  proto::SafDelivery d;
+  if (!d.ParseFromString(*bytes)) {
+    return make_error_code(Error::kCorruption);
+  }
+  return d;
 }
 
 Result<std::vector<proto::SafDelivery>> Journal::ListDeliveries(const Store& store,

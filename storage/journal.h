@@ -110,7 +110,14 @@ class Journal {
   // journal (pruned).
   [[nodiscard]] boost::system::error_code RecordDelivery(const proto::SafEntry& entry,
                                                          std::string_view response_code,
-                                                         std::int64_t at_micros);
+                                                         std::int64_t at_micros,
+                                                         std::string_view sent_mti = {},
+                                                         std::string_view sent_stan = {},
+                                                         std::string_view sent_time = {});
+  // The acknowledgement of transaction `txn_id`'s queued `message_type` ("0220", "0420", ...),
+  // recorded under the record's business date; kNotFound when there is none.
+  [[nodiscard]] Result<proto::SafDelivery> GetDelivery(const proto::TransactionRecord& rec,
+                                                       std::string_view message_type) const;
   // The acknowledgements recorded for the transactions of a business date, in transaction id
   // then message type order. Reads only: works on a read-only store.
   [[nodiscard]] static Result<std::vector<proto::SafDelivery>> ListDeliveries(

@@ -540,7 +540,20 @@ std::optional<iso8583::Message> Daemon::Impl::BuildAdvice(const proto::SafEntry&
   // Original data elements (MTI, the switch's STAN and field 7 towards the issuer, 32, 33): of
   // the transaction itself for a reversal, of the pre-authorization for a completion's advice.
   std::optional<proto::TransactionRecord> referenced;
-  if (e.message_type() == "0420") {
+  if (e.message_type() == "0420" && rec->stand_in()) {
+    // The issuer never answered this transaction's request; what it saw is the stand-in advice
+    // (queued ahead of this reversal, so acknowledged by now): name that advice, as sent.
+    const std::string advice_type = rec->mti() == "0100" ? "0120" : "0220";
+    if (auto d = journal->GetDelivery(*rec, advice_type); d && d->sent_stan().size() == 6) {
+      std::string f90 =
+          d->sent_mti().substr(0, 3) + "0" + d->sent_stan() + d->sent_transmission_time();
+      f90.resize(20, '0');
+      f90 += Pad11(acq.acquiring_institution()) + Pad11(acq.forwarding_institution());
+      m.Set(90, f90);
+      return m;
+    }
+    referenced = *rec;  // no record of the advice (delivered before versions that kept it)
+  } else if (e.message_type() == "0420") {
     referenced = *rec;
   } else if (e.message_type() == "0220" && (rec->mti() == "0220" || rec->mti() == "0221") &&
              rec->original_id() != 0) {
@@ -599,11 +612,16 @@ asio::awaitable<void> Daemon::Impl::DrainSaf(std::string route) {
     if (auto ec = saf->RecordAttempt(e, next); ec) {
       continue;
     }
+    const std::string sent_mti(advice->mti());
+    const std::string sent_stan(advice->Get(11));
+    const std::string sent_time(advice->Get(7));
     auto outcome = co_await gateway.Send(route, std::move(*advice));
     if (outcome.response) {
       // The acknowledgement first, for the settlement's issuer reconciliation (the entry is gone
       // once acknowledged); a crash between the two only sends the entry again.
-      if (auto ec = journal->RecordDelivery(e, outcome.response->Get(39), now); ec) {
+      if (auto ec = journal->RecordDelivery(e, outcome.response->Get(39), now, sent_mti, sent_stan,
+                                            sent_time);
+          ec) {
         *log << "saf: " << route << " entry " << e.seq()
              << ": acknowledgement not recorded: " << ec.message() << "\n";
       }

@@ -976,6 +976,41 @@ TEST_F(ProcessesTest, StandsInWhileTheIssuerIsDownAndDeliversTheAdviceLater) {
   EXPECT_TRUE(WaitUntil([] { return LinkUp("issuer-a") == 1.0; }, seconds(10)));
 }
 
+// A stand-in approval reversed by the terminal: the issuer only ever saw the 0220 advice, so the
+// 0420 must name that advice in 90 for the issuer to undo it. The card has 5.00; after the
+// stand-in of 3.00 (advised: 2.00 left) and its reversal, a purchase of the whole 5.00 is
+// approved only if the issuer undid the advice.
+TEST_F(ProcessesTest, ReversesAStandInByNamingTheAdviceTheIssuerSaw) {
+  Terminal& t = T1();
+  Issuer& a = env->issuers["issuer-a"];
+  ASSERT_TRUE(WaitUntil([] { return SafDepth("issuer-a") == 0.0; }, seconds(30)));
+  bool killed = false;
+  (void)StopProcess(a.pid, SIGTERM, seconds(10), &killed);
+  a.pid = -1;
+  ASSERT_TRUE(WaitUntil([] { return LinkUp("issuer-a") == 0.0; }, seconds(10)));
+  Request req = t.Build(Purchase(kLowBalance, 300, false));
+  Reply stand_in = t.Exchange(req);
+  ExpectMacedAnswer(stand_in, "0210", "00");
+  ASSERT_EQ(stand_in.get(38).substr(0, 1), "S") << "approval code " << stand_in.get(38);
+  env->ledger.Debit(300);
+  ASSERT_GT(StartIssuer(a), 0);
+  ASSERT_TRUE(WaitUntil([] { return SafDepth("issuer-a") == 0.0; }, seconds(30)))
+      << "the advice was not delivered";
+  Reply reversal = t.Send(ReversalOf("0400", req, kLowBalance, 300));
+  ExpectMacedAnswer(reversal, "0410", "00");
+  if (reversal.rc() == "00") {
+    env->ledger.Debit(300, -1);
+  }
+  ASSERT_TRUE(WaitUntil([] { return SafDepth("issuer-a") == 0.0; }, seconds(30)))
+      << "the reversal was not delivered";
+  ASSERT_TRUE(WaitUntil([] { return LinkUp("issuer-a") == 1.0; }, seconds(10)));
+  Reply whole = t.Send(Purchase(kLowBalance, 500, false));
+  ExpectMacedAnswer(whole, "0210", "00");
+  if (whole.rc() == "00") {
+    env->ledger.Debit(500);
+  }
+}
+
 // ---- crash recovery ----------------------------------------------------------------------------
 
 struct Sent {
