@@ -74,6 +74,28 @@ std::string JsonString(std::string_view s) {
   return out;
 }
 
+// One batch's reconciliation as a JSON object (the same in report.json and reconciliation.json).
+void WriteBatchJson(std::ostream& os, const BatchReconciliation& b) {
+  os << "{\"tid\": " << JsonString(b.tid) << ", \"batch_number\": " << b.batch_number
+     << ", \"currency\": " << b.currency << ", \"status\": " << JsonString(b.status)
+     << ", \"switch_debit_count\": " << b.switch_debit_count
+     << ", \"switch_debit_minor\": " << b.switch_debit_minor
+     << ", \"switch_credit_count\": " << b.switch_credit_count
+     << ", \"switch_credit_minor\": " << b.switch_credit_minor;
+  if (b.has_terminal_totals) {
+    os << ", \"terminal_debit_count\": " << b.terminal_debit_count
+       << ", \"terminal_debit_minor\": " << b.terminal_debit_minor
+       << ", \"terminal_credit_count\": " << b.terminal_credit_count
+       << ", \"terminal_credit_minor\": " << b.terminal_credit_minor
+       << ", \"balanced\": " << (b.balanced() ? "true" : "false");
+  }
+  os << ", \"switch_only_txn_ids\": [";
+  for (std::size_t j = 0; j < b.switch_only_txn_ids.size(); ++j) {
+    os << (j ? ", " : "") << b.switch_only_txn_ids[j];
+  }
+  os << "]}";
+}
+
 // Right-justified, zero-padded unsigned number of `width` digits; false when it does not fit.
 bool Digits(std::uint64_t v, std::size_t width, std::string& out) {
   std::string s = std::to_string(v);
@@ -359,25 +381,8 @@ std::string RenderJson(const SettlementRun& run) {
   os << (first ? "" : "\n  ") << "],\n  \"reconciliation\": {\n    \"batches\": [";
   for (std::size_t i = 0; i < run.batches.size(); ++i) {
     const auto& b = run.batches[i];
-    os << (i ? "," : "") << "\n      {\"tid\": " << JsonString(b.tid)
-       << ", \"batch_number\": " << b.batch_number << ", \"currency\": " << b.currency
-       << ", \"status\": " << JsonString(b.status)
-       << ", \"switch_debit_count\": " << b.switch_debit_count
-       << ", \"switch_debit_minor\": " << b.switch_debit_minor
-       << ", \"switch_credit_count\": " << b.switch_credit_count
-       << ", \"switch_credit_minor\": " << b.switch_credit_minor;
-    if (b.has_terminal_totals) {
-      os << ", \"terminal_debit_count\": " << b.terminal_debit_count
-         << ", \"terminal_debit_minor\": " << b.terminal_debit_minor
-         << ", \"terminal_credit_count\": " << b.terminal_credit_count
-         << ", \"terminal_credit_minor\": " << b.terminal_credit_minor
-         << ", \"balanced\": " << (b.balanced() ? "true" : "false");
-    }
-    os << ", \"switch_only_txn_ids\": [";
-    for (std::size_t j = 0; j < b.switch_only_txn_ids.size(); ++j) {
-      os << (j ? ", " : "") << b.switch_only_txn_ids[j];
-    }
-    os << "]}";
+    os << (i ? "," : "") << "\n      ";
+    WriteBatchJson(os, b);
   }
   os << (run.batches.empty() ? "" : "\n    ") << "],\n    \"exceptions\": [";
   for (std::size_t i = 0; i < run.exceptions.size(); ++i) {
@@ -413,25 +418,8 @@ std::string RenderReconciliationJson(const SettlementRun& run) {
      << "},\n  \"batches\": [";
   for (std::size_t i = 0; i < run.batches.size(); ++i) {
     const auto& b = run.batches[i];
-    os << (i ? "," : "") << "\n    {\"tid\": " << JsonString(b.tid)
-       << ", \"batch_number\": " << b.batch_number << ", \"currency\": " << b.currency
-       << ", \"status\": " << JsonString(b.status)
-       << ", \"switch_debit_count\": " << b.switch_debit_count
-       << ", \"switch_debit_minor\": " << b.switch_debit_minor
-       << ", \"switch_credit_count\": " << b.switch_credit_count
-       << ", \"switch_credit_minor\": " << b.switch_credit_minor;
-    if (b.has_terminal_totals) {
-      os << ", \"terminal_debit_count\": " << b.terminal_debit_count
-         << ", \"terminal_debit_minor\": " << b.terminal_debit_minor
-         << ", \"terminal_credit_count\": " << b.terminal_credit_count
-         << ", \"terminal_credit_minor\": " << b.terminal_credit_minor
-         << ", \"balanced\": " << (b.balanced() ? "true" : "false");
-    }
-    os << ", \"switch_only_txn_ids\": [";
-    for (std::size_t j = 0; j < b.switch_only_txn_ids.size(); ++j) {
-      os << (j ? ", " : "") << b.switch_only_txn_ids[j];
-    }
-    os << "]}";
+    os << (i ? "," : "") << "\n    ";
+    WriteBatchJson(os, b);
   }
   os << (run.batches.empty() ? "" : "\n  ") << "],\n  \"routes\": [";
   for (std::size_t i = 0; i < run.routes.size(); ++i) {
