@@ -168,6 +168,16 @@ Result<void> SoftwareKeyStore::AddKey(const std::string& id, KeyKind kind, KeyAl
   if (id.empty() || id.find_first_of(" \t\r\n#") != std::string::npos) {
     return Error::kBadKeyFile;
   }
+  auto entry = Seal(kind, algorithm, key.Clone());
+  if (!entry) {
+    return entry.error();
+  }
+  keys_[id] = std::move(*entry);
+  return {};
+}
+
+Result<SoftwareKeyStore::Entry> SoftwareKeyStore::Seal(KeyKind kind, KeyAlgorithm algorithm,
+                                                       SecretBytes key) const {
   if (!IsValidKeySize(algorithm, key.size())) {
     return Error::kBadKeyLength;
   }
@@ -185,8 +195,7 @@ Result<void> SoftwareKeyStore::AddKey(const std::string& id, KeyKind kind, KeyAl
   if (!block) {
     return block.error();
   }
-  keys_[id] = Entry{kind, algorithm, key.Clone(), *kcv, std::move(*block)};
-  return {};
+  return Entry{kind, algorithm, std::move(key), *kcv, std::move(*block)};
 }
 
 std::string SoftwareKeyStore::Serialize() const {
@@ -749,30 +758,19 @@ Result<Kcv> SoftwareKeyStore::GenerateKey(const std::string& id, KeyKind kind,
   }
   SecretBytes key(length);
   SystemRandom().Fill(key.mutable_view());
-  auto kcv = KcvOf(algorithm, key);
-  if (!kcv) {
-    return kcv.error();
-  }
-  KeyBlockHeader header{.version = 'D',
-                        .usage = UsageOf(kind, algorithm),
-                        .algorithm = algorithm == KeyAlgorithm::kAes ? 'A' : 'T',
-                        .mode_of_use = InfoOf(kind).mode,
-                        .key_version = "00",
-                        .exportability = 'N'};
-  auto block = WrapKeyBlock(master_, header, key, SystemRandom());
-  if (!block) {
-    return block.error();
+  auto entry = Seal(kind, algorithm, std::move(key));
+  if (!entry) {
+    return entry.error();
   }
   if (keys_.contains(id)) {
     return Error::kBadKeyFile;
   }
+  const Kcv kcv = entry->kcv;
   std::unique_lock lock(generated_->mu);
-  if (!generated_->by_id
-           .emplace(id, Entry{kind, algorithm, std::move(key), *kcv, std::move(*block)})
-           .second) {
+  if (!generated_->by_id.emplace(id, std::move(*entry)).second) {
     return Error::kBadKeyFile;
   }
-  return *kcv;
+  return kcv;
 }
 
 Result<KeyInfo> SoftwareKeyStore::Describe(const std::string& id) const {

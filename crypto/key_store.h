@@ -305,6 +305,9 @@ class SoftwareKeyStore final : public KeyService {
     std::string block;  // the TR-31 key block, as persisted
   };
 
+  // `key` with its check value and its TR-31 block under the master key (version D, not
+  // exportable), as the key file keeps it. kBadKeyLength for a size the algorithm does not have.
+  [[nodiscard]] Result<Entry> Seal(KeyKind kind, KeyAlgorithm algorithm, SecretBytes key) const;
   // The key `id` if it exists and is of `kind`; kBadKeyUsage otherwise (a ZPK never MACs).
   [[nodiscard]] Result<const Entry*> Find(const std::string& id, KeyKind kind) const;
   // The key `id` of any kind, loaded or generated; nullptr when none.
