@@ -73,6 +73,20 @@ Result<std::string> Registry::GetRaw(std::string_view kind, std::string_view id)
   return store_.Get(Cf::kRegistry, RecordKey(kind, id));
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> Registry::ScanKind(const Store& store,
+                                                                            std::string_view kind) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::string prefix = std::string(kind) + '\0';
+  auto ec = store.Scan(Cf::kRegistry, prefix, [&](std::string_view k, std::string_view v) {
+    out.emplace_back(std::string(k.substr(prefix.size())), std::string(v));
+    return true;
+  });
+  if (ec) {
+    return ec;
+  }
+  return out;
+}
+
 Result<std::vector<std::string>> Registry::List(std::string_view kind) const {
   std::vector<std::string> ids;
   const std::string prefix = std::string(kind) + '\0';

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "proto/registry.pb.h"
@@ -55,6 +56,10 @@ class Registry {
   }
   // Ids of every record of a kind, in order.
   [[nodiscard]] Result<std::vector<std::string>> List(std::string_view kind) const;
+  // Every record of `kind` as (id, serialized proto), in id order, read from `store` alone (a
+  // read-only store will do: settlement reads agreements beside the running switch).
+  [[nodiscard]] static Result<std::vector<std::pair<std::string, std::string>>> ScanKind(
+      const Store& store, std::string_view kind);
   // Audit entries of one record (or of all records when kind is empty), oldest first.
   [[nodiscard]] Result<std::vector<proto::AuditEntry>> History(std::string_view kind,
                                                                std::string_view id) const;

@@ -6,14 +6,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
+#include "storage/registry.h"
+#include "switch/onboarding/agreement_proto.h"
 #include "switch/settlement/agreement_file.h"
 
 namespace sy::server::settlement {
@@ -137,18 +141,58 @@ RunLock::~RunLock() {
 
 // ---- inputs -----------------------------------------------------------------------------------
 
+Result<void> MergeRegistryAgreements(const storage::Store& store, AgreementBook& book) {
+  auto records = storage::Registry::ScanKind(store, "agreement");
+  if (!records) {
+    return MakeProblem(Error::kBadInput,
+                       "cannot read the registry's agreements: " + records.error().message());
+  }
+  std::map<std::string, std::vector<onboarding::Agreement>, std::less<>> by_mid;
+  std::set<std::pair<std::string, std::uint32_t>, std::less<>> refund_fee;
+  for (const auto& [id, raw] : *records) {
+    proto::Agreement p;
+    if (!p.ParseFromString(raw)) {
+      return MakeProblem(Error::kBadAgreements, "registry agreement " + id + " does not parse");
+    }
+    onboarding::Agreement a;
+    // Every stored agreement was validated by the admin API; one that no longer is (a rule
+    // changed since) stops the run rather than settle with a guess.
+    const auto errors = onboarding::AgreementFromProto(p, a, std::chrono::system_clock::now());
+    if (!errors.empty()) {
+      return MakeProblem(Error::kBadAgreements,
+                         "registry agreement " + id + ": " + errors.front().Describe());
+    }
+    if (p.refund_returns_fee()) {
+      refund_fee.emplace(p.merchant_id(), p.version());
+    }
+    by_mid[p.merchant_id()].push_back(std::move(a));
+  }
+  for (auto& [mid, versions] : by_mid) {
+    std::sort(versions.begin(), versions.end(),
+              [](const auto& x, const auto& y) { return x.version < y.version; });
+    std::erase_if(book.refund_returns_fee, [&](const auto& k) { return k.first == mid; });
+    book.versions[mid] = std::move(versions);
+  }
+  book.refund_returns_fee.insert(refund_fee.begin(), refund_fee.end());
+  return {};
+}
+
 Result<RunInputs> LoadRunInputs(const std::string& agreements_path,
                                 const std::string& holidays_path) {
   RunInputs in;
   std::string text;
-  if (!Slurp(agreements_path, text)) {
+  std::error_code exists_error;
+  if (!std::filesystem::exists(agreements_path, exists_error)) {
+    // No file: the registry's agreements (MergeRegistryAgreements) are all there is.
+  } else if (!Slurp(agreements_path, text)) {
     return MakeProblem(Error::kBadInput, "cannot read the agreements file " + agreements_path);
+  } else {
+    auto book = LoadAgreementBook(text, agreements_path);
+    if (!book) {
+      return book.error();
+    }
+    in.agreements = std::move(*book);
   }
-  auto book = LoadAgreementBook(text, agreements_path);
-  if (!book) {
-    return book.error();
-  }
-  in.agreements = std::move(*book);
   if (!holidays_path.empty()) {
     if (!Slurp(holidays_path, text)) {
       return MakeProblem(Error::kBadInput, "cannot read the holidays file " + holidays_path);
@@ -287,6 +331,17 @@ RunOutcome RunSettlement(const RunRequest& req, const RunLock& lock) {
   auto inputs = LoadRunInputs(req.agreements_path, req.holidays_path);
   if (!inputs) {
     fail(inputs.error());
+    return finish();
+  }
+  if (req.store != nullptr) {
+    if (auto merged = MergeRegistryAgreements(*req.store, inputs->agreements); !merged) {
+      fail(merged.error());
+      return finish();
+    }
+  }
+  if (inputs->agreements.versions.empty()) {
+    fail(MakeProblem(Error::kBadInput, "no agreements: neither the file " + req.agreements_path +
+                                           " nor the registry has any"));
     return finish();
   }
   auto carried = ReadCarriedForward(out_dir, req.business_date);

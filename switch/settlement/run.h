@@ -62,6 +62,14 @@ struct RunInputs {
 [[nodiscard]] Result<RunInputs> LoadRunInputs(const std::string& agreements_path,
                                               const std::string& holidays_path);
 
+// Adds the agreements recorded in the registry (the admin API's, proto::Agreement records) to
+// `book`: a merchant with agreement records is settled by those versions only (the registry is
+// the record of what was signed); the file's versions serve the merchants the registry has none
+// for (the configuration's merchants). kBadAgreements naming the record for one that no longer
+// validates.
+[[nodiscard]] Result<void> MergeRegistryAgreements(const storage::Store& store,
+                                                   AgreementBook& book);
+
 struct RunRequest {
   const storage::Store* store = nullptr;  // read only
   std::string store_error;    // why there is no store (it could not be opened): recorded as such

@@ -197,6 +197,68 @@ class SettlementRunTest : public ::testing::Test {
   std::unique_ptr<admin::AdminApi> api_;
 };
 
+// The admin API records agreements in the registry; a run settles a merchant by those versions
+// (here MERCHANT0000002: 1.00 % + 0.10 instead of the file's 2.00 %), and by the file's for
+// merchants the registry has none for (MERCHANT0000001). Without the file, the registry alone:
+// a merchant with no agreement anywhere has its records held for review.
+TEST_F(SettlementRunTest, SettlesByTheRegistrysAgreementsBeforeTheFiles) {
+  storage::Registry registry(*store_);
+  proto::Agreement a;
+  a.set_merchant_id("MERCHANT0000002");
+  a.set_version(1);
+  a.set_effective_from("20260101");
+  a.set_settlement_cycle_days(1);
+  a.set_signed_by("Li Si");
+  for (std::uint32_t currency : {978U, 840U}) {
+    auto* f = a.add_fees();
+    f->set_currency(currency);
+    (*f->mutable_rates())["any"] = 10000;  // 1.00 % in hundredths of a basis point
+    f->set_fixed_fee_minor(10);
+  }
+  ASSERT_FALSE(
+      registry.Put("agreement", "MERCHANT0000002/000001", a, {.actor = "ops", .reason = "signed"}));
+  {
+    auto lock = RunLock::Acquire(Out(), false).value();
+    RunOutcome with_file = RunSettlement(Request(), lock);
+    ASSERT_FALSE(with_file.problem) << with_file.problem->Describe();
+    ASSERT_TRUE(with_file.run);
+    const Row* usd = nullptr;
+    const Row* eur = nullptr;
+    for (const auto& r : with_file.run->rows) {
+      if (r.mid == "MERCHANT0000002" && r.currency == 840) {
+        usd = &r;
+      } else if (r.mid == "MERCHANT0000001" && r.currency == 978) {
+        eur = &r;
+      }
+    }
+    ASSERT_NE(usd, nullptr);
+    EXPECT_EQ(usd->fees_minor, 70 + 10);  // 7000 at 1 % + 0.10
+    EXPECT_EQ(usd->cycle_days, 1);        // the file says 2
+    ASSERT_NE(eur, nullptr);
+    EXPECT_EQ(eur->agreement_version, 1U);  // from the file
+  }
+  fs::remove(dir_ / "agreements.yaml");
+  fs::remove_all(Out());
+  auto lock = RunLock::Acquire(Out(), false).value();
+  RunOutcome registry_only = RunSettlement(Request(), lock);
+  ASSERT_FALSE(registry_only.problem) << registry_only.problem->Describe();
+  ASSERT_TRUE(registry_only.run);
+  // MERCHANT0000001 has no agreement anywhere now: its records are held for review, not settled.
+  bool settled_m1 = false;
+  for (const auto& r : registry_only.run->rows) {
+    settled_m1 = settled_m1 || (r.mid == "MERCHANT0000001" && r.agreement_version != 0);
+  }
+  EXPECT_FALSE(settled_m1);
+  std::size_t held = 0;
+  for (const auto& e : registry_only.run->exceptions) {
+    if (e.kind == "held" && e.mid == "MERCHANT0000001") {
+      ++held;
+      EXPECT_NE(e.reason.find("no agreement"), std::string::npos) << e.reason;
+    }
+  }
+  EXPECT_EQ(held, 3U);  // two purchases and the refund
+}
+
 TEST_F(SettlementRunTest, RecordsEachRunAndMarksAnIdenticalReRun) {
   auto lock = RunLock::Acquire(Out(), false).value();
   RunOutcome first = RunSettlement(Request(), lock);
