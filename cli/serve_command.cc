@@ -117,14 +117,15 @@ int RunServe(Args args, Io& io) {
     io.err << "switchyard serve: " << e.what() << "\n";
     return kExitFailure;
   }
-  io.err << "switchyard " << config->mode() << " switch running (data in " << config->data_dir()
-         << "); Ctrl-C stops it\n";
+  // From here on through the switch's logger (one line each; JSON when log_format is json).
+  SY_LOG(kWarning) << "switchyard " << config->mode() << " switch running (data in "
+                   << config->data_dir() << "); Ctrl-C stops it";
   std::thread waiter([&] {
     for (;;) {
       int sig = 0;
       sigwait(&stop_signals, &sig);
       if (sig != SIGHUP) {
-        io.err << "switchyard serve: stopping (signal " << sig << ")\n";
+        SY_LOG(kWarning) << "switchyard serve: stopping (signal " << sig << ")";
         daemon->Stop();
         return;
       }
@@ -132,20 +133,21 @@ int RunServe(Args args, Io& io) {
       std::vector<std::string> problems;
       auto fresh = server::LoadConfig(config_path, problems);
       if (!fresh) {
-        io.err << "switchyard serve: SIGHUP: " << config_path << " not reloaded:\n";
+        std::string why;
         for (const auto& p : problems) {
-          io.err << "  " << p << "\n";
+          why += (why.empty() ? "" : "; ") + p;
         }
+        SY_LOG(kError) << "switchyard serve: SIGHUP: " << config_path << " not reloaded: " << why;
         continue;
       }
       for (const auto& line : daemon->ReloadBins(*fresh)) {
-        io.err << "switchyard serve: " << line << "\n";
+        SY_LOG(kWarning) << "switchyard serve: " << line;
       }
       // The log level too: raise it to debug an incident, lower it again, without a restart.
       if (server::LogLevel level; server::ParseLogLevel(fresh->log_level(), level)) {
         server::SetLogLevel(level);
-        io.err << "switchyard serve: log level "
-               << (fresh->log_level().empty() ? "info" : fresh->log_level()) << "\n";
+        SY_LOG(kWarning) << "switchyard serve: log level "
+                         << (fresh->log_level().empty() ? "info" : fresh->log_level());
       }
     }
   });
@@ -154,7 +156,7 @@ int RunServe(Args args, Io& io) {
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
   daemon.reset();  // closes the store: every queued journal write is flushed first
-  io.err << "switchyard serve: stopped\n";
+  SY_LOG(kWarning) << "switchyard serve: stopped";
   return kExitOk;
 }
 

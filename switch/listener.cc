@@ -20,6 +20,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "switch/log.h"
 #include "switch/tls_stream.h"
 
 namespace sy::server {
@@ -124,8 +125,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         auto next = reader_.Next();
         if (!next) {
           stats_->framing_errors++;
-          std::clog << "listener " << options_.name << ": connection " << id_
-                    << " closed: " << next.error().Describe() << "\n";
+          SY_LOG(kWarning) << "listener " << options_.name << ": connection " << id_
+                           << " closed: " << next.error().Describe();
           Close();
           break;
         }
@@ -220,8 +221,8 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
         options_.framing, tpdu_bytes,
         {reinterpret_cast<const std::uint8_t*>(response->data()), response->size()}, frame);
     if (!framed) {
-      std::clog << "listener " << options_.name
-                << ": response not framed: " << framed.error().Describe() << "\n";
+      SY_LOG(kError) << "listener " << options_.name
+                     << ": response not framed: " << framed.error().Describe();
       co_return;
     }
     writes_.push_back(std::move(frame));
