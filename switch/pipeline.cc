@@ -22,6 +22,7 @@
 #include "iso8583/mac_slot.h"
 #include "iso8583/mask.h"
 #include "switch/log.h"
+#include "switch/onboarding/agreement_proto.h"
 #include "switch/pipeline_internal.h"
 
 namespace sy::server {
@@ -1250,6 +1251,10 @@ asio::awaitable<Response> Pipeline::Authorization(Context& ctx) {
 
   // 6. Card checks.
   std::string pan(m.Has(2) ? m.Get(2) : m.Get(35).substr(0, m.Get(35).find('=')));
+  // A merchant onboarded through the admin API transacts only under an agreement in force.
+  if (merchant != nullptr && !onboarding::MayTransact(*merchant, ctx.business_date)) {
+    co_return co_await Decline(ctx, key, "03", pan);
+  }
   std::string expiry(m.Has(14) ? m.Get(14) : std::string_view());
   if (expiry.empty() && m.Has(35)) {
     const auto sep = m.Get(35).find('=');

@@ -495,6 +495,10 @@ std::optional<Role> ParseRole(std::string_view s) {
   return std::nullopt;
 }
 
+// Every agreement version of merchant `mid`, by version (defined with the agreement handlers).
+storage::Result<std::vector<proto::Agreement>> AgreementsOf(const storage::Registry& registry,
+                                                            const std::string& mid);
+
 }  // namespace
 
 int CompareVersions(std::string_view a, std::string_view b) noexcept {
@@ -1059,6 +1063,10 @@ HttpResponse AdminApi::TransitionApplication(const Caller& c, const std::string&
     m.set_name(record->fields().legal_name().substr(0, 40));
     m.set_mcc(record->fields().mcc());
     m.set_location(record->fields().address().city() + " " + record->fields().address().country());
+    // No transactions until an agreement is signed and in force.
+    auto signed_agreements = AgreementsOf(registry_, m.mid());
+    onboarding::SetAgreementTerms(
+        m, signed_agreements ? *signed_agreements : std::vector<proto::Agreement>());
     if (auto ec = registry_.Put(kMerchant, m.mid(), m, change); ec) {
       return StoreFailure("merchant " + m.mid(), ec);
     }
@@ -1171,6 +1179,24 @@ HttpResponse AdminApi::CreateAgreement(const Caller& c, const std::string& mid,
                                .at_micros = NowMicros()});
       ec) {
     return StoreFailure("agreement " + id, ec);
+  }
+  // The merchant record the pipeline reads learns the new term at once.
+  if (auto merchant = registry_.Get<proto::MerchantConfig>(kMerchant, mid); merchant) {
+    if (auto all = AgreementsOf(registry_, mid); all) {
+      onboarding::SetAgreementTerms(*merchant, *all);
+      if (merchant->agreement_required() || !all->empty()) {
+        if (auto ec = registry_.Put(kMerchant, mid, *merchant,
+                                    {.actor = c.name,
+                                     .reason = "agreement version " + std::to_string(next),
+                                     .at_micros = NowMicros()});
+            ec) {
+          return StoreFailure("merchant " + mid, ec);
+        }
+        if (options_.merchant_changed) {
+          options_.merchant_changed(*merchant);
+        }
+      }
+    }
   }
   return Json(201, req);
 }

@@ -75,4 +75,32 @@ std::vector<FieldError> AgreementFromProto(const proto::Agreement& p, Agreement&
   return errors;
 }
 
+void SetAgreementTerms(proto::MerchantConfig& merchant,
+                       const std::vector<proto::Agreement>& agreements) {
+  merchant.set_agreement_required(true);
+  merchant.clear_agreement_terms();
+  for (const auto& a : agreements) {
+    auto* t = merchant.add_agreement_terms();
+    t->set_version(a.version());
+    t->set_effective_from(a.effective_from());
+    t->set_effective_until(a.effective_until());
+  }
+}
+
+bool MayTransact(const proto::MerchantConfig& merchant, std::string_view business_date) {
+  if (!merchant.agreement_required() && merchant.agreement_terms_size() == 0) {
+    return true;
+  }
+  // YYYYMMDD strings order as the dates do.
+  const proto::AgreementTerm* latest = nullptr;
+  for (const auto& t : merchant.agreement_terms()) {
+    if (t.effective_from() <= business_date &&
+        (latest == nullptr || t.version() > latest->version())) {
+      latest = &t;
+    }
+  }
+  return latest != nullptr &&
+         (latest->effective_until().empty() || business_date < latest->effective_until());
+}
+
 }  // namespace sy::server::onboarding

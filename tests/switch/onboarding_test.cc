@@ -12,6 +12,7 @@
 
 #include "switch/business_day.h"
 #include "switch/onboarding/agreement.h"
+#include "switch/onboarding/agreement_proto.h"
 #include "switch/onboarding/application.h"
 #include "switch/onboarding/calendar.h"
 #include "switch/onboarding/error.h"
@@ -700,6 +701,30 @@ TEST(AgreementTest, TheHighestVersionEffectiveOnTheDateIsInForce) {
   EXPECT_EQ(AgreementInForce(list, Date(2026, 11, 30))->version, 3U);
   EXPECT_EQ(AgreementInForce(list, Date(2026, 12, 1)), nullptr);  // terminated: none in force
   EXPECT_EQ(AgreementInForce({}, Date(2026, 12, 1)), nullptr);
+}
+
+TEST(AgreementTest, AMerchantRecordTransactsOnlyUnderAnAgreementInForce) {
+  proto::MerchantConfig configured;  // onboarded outside the switch: not restricted
+  EXPECT_TRUE(MayTransact(configured, "20261127"));
+  proto::MerchantConfig m;
+  SetAgreementTerms(m, {});  // approved, nothing signed yet
+  EXPECT_FALSE(MayTransact(m, "20261127"));
+  proto::Agreement v1;
+  v1.set_version(1);
+  v1.set_effective_from("20261201");
+  v1.set_effective_until("20270101");
+  proto::Agreement v2;
+  v2.set_version(2);
+  v2.set_effective_from("20261215");
+  SetAgreementTerms(m, {v1, v2});
+  EXPECT_TRUE(m.agreement_required());
+  EXPECT_FALSE(MayTransact(m, "20261130"));  // before the first
+  EXPECT_TRUE(MayTransact(m, "20261201"));
+  EXPECT_TRUE(MayTransact(m, "20270201"));  // version 2 superseded 1 and has no end
+  v2.set_effective_until("20270115");
+  SetAgreementTerms(m, {v1, v2});
+  EXPECT_TRUE(MayTransact(m, "20270114"));
+  EXPECT_FALSE(MayTransact(m, "20270115"));  // ended: version 1 does not come back
 }
 
 TEST(AgreementTest, FindsTheScheduleOfACurrency) {

@@ -259,6 +259,31 @@ TEST_F(PipelineTest, ApprovesAPurchaseDurablyWithTheIssuersAnswerAndAResponseMac
   EXPECT_EQ(journal_->InFlight().value().size(), 0U);
 }
 
+// A merchant the admin API onboarded transacts only while an agreement of its is in force: here
+// version 1 ended on 2026-11-27 (the test's business date), so a purchase gets 03, journaled;
+// version 2 from that day lets the next one through.
+TEST_F(PipelineTest, AMerchantWithoutAnAgreementInForceGets03) {
+  SignOnOk();
+  proto::MerchantConfig m = config_.merchants(0);
+  m.set_agreement_required(true);
+  auto* v1 = m.add_agreement_terms();
+  v1->set_version(1);
+  v1->set_effective_from("20260101");
+  v1->set_effective_until("20261127");
+  pipeline_->UpsertMerchant(m);
+  iso8583::Message refused = Decode(Send(Build(Purchase("000002", 2, "000000001000"), 2)));
+  EXPECT_EQ(refused.Get(39), "03");
+  EXPECT_TRUE(issuer_.requests.empty()) << "nothing goes to the issuer";
+  auto rec = journal_->FindByStan("TERM0001", "000002", refused.Get(7));
+  ASSERT_TRUE(rec.has_value());
+  EXPECT_EQ(rec->response_code(), "03");
+  auto* v2 = m.add_agreement_terms();
+  v2->set_version(2);
+  v2->set_effective_from("20261127");
+  pipeline_->UpsertMerchant(m);
+  EXPECT_EQ(Decode(Send(Build(Purchase("000003", 3, "000000001000"), 3))).Get(39), "00");
+}
+
 TEST_F(PipelineTest, RefusesAPurchaseFromATerminalThatNeverSignedOnWithAMacedAnswer) {
   auto r = Decode(Send(Build(Purchase("000002", 2, "000000001000"), 2)));
   EXPECT_EQ(r.Get(39), "58");
