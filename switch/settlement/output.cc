@@ -74,6 +74,18 @@ std::string JsonString(std::string_view s) {
   return out;
 }
 
+// One exception (an item held for review) as a JSON object (report.json, reconciliation.json).
+void WriteExceptionJson(std::ostream& os, const Exception& e) {
+  os << "{\"kind\": " << JsonString(e.kind) << ", \"tid\": " << JsonString(e.tid)
+     << ", \"batch_number\": " << e.batch_number << ", \"mid\": " << JsonString(e.mid)
+     << ", \"txn_id\": " << e.txn_id << ", \"mti\": " << JsonString(e.mti)
+     << ", \"stan\": " << JsonString(e.stan)
+     << ", \"processing_code\": " << JsonString(e.processing_code)
+     << ", \"amount_minor\": " << e.amount_minor << ", \"currency\": " << e.currency
+     << ", \"rrn\": " << JsonString(e.rrn) << ", \"masked_pan\": " << JsonString(e.masked_pan)
+     << ", \"reason\": " << JsonString(e.reason) << "}";
+}
+
 // One batch's reconciliation as a JSON object (the same in report.json and reconciliation.json).
 void WriteBatchJson(std::ostream& os, const BatchReconciliation& b) {
   os << "{\"tid\": " << JsonString(b.tid) << ", \"batch_number\": " << b.batch_number
@@ -387,14 +399,8 @@ std::string RenderJson(const SettlementRun& run) {
   os << (run.batches.empty() ? "" : "\n    ") << "],\n    \"exceptions\": [";
   for (std::size_t i = 0; i < run.exceptions.size(); ++i) {
     const auto& e = run.exceptions[i];
-    os << (i ? "," : "") << "\n      {\"kind\": " << JsonString(e.kind)
-       << ", \"tid\": " << JsonString(e.tid) << ", \"batch_number\": " << e.batch_number
-       << ", \"mid\": " << JsonString(e.mid) << ", \"txn_id\": " << e.txn_id
-       << ", \"mti\": " << JsonString(e.mti) << ", \"stan\": " << JsonString(e.stan)
-       << ", \"processing_code\": " << JsonString(e.processing_code)
-       << ", \"amount_minor\": " << e.amount_minor << ", \"currency\": " << e.currency
-       << ", \"rrn\": " << JsonString(e.rrn) << ", \"masked_pan\": " << JsonString(e.masked_pan)
-       << ", \"reason\": " << JsonString(e.reason) << "}";
+    os << (i ? "," : "") << "\n      ";
+    WriteExceptionJson(os, e);
   }
   os << (run.exceptions.empty() ? "" : "\n    ") << "]\n  }\n}\n";
   return os.str();
@@ -456,14 +462,8 @@ std::string RenderReconciliationJson(const SettlementRun& run) {
   os << (run.unmatched.empty() ? "" : "\n  ") << "],\n  \"exceptions\": [";
   for (std::size_t i = 0; i < run.exceptions.size(); ++i) {
     const auto& e = run.exceptions[i];
-    os << (i ? "," : "") << "\n    {\"kind\": " << JsonString(e.kind)
-       << ", \"tid\": " << JsonString(e.tid) << ", \"batch_number\": " << e.batch_number
-       << ", \"mid\": " << JsonString(e.mid) << ", \"txn_id\": " << e.txn_id
-       << ", \"mti\": " << JsonString(e.mti) << ", \"stan\": " << JsonString(e.stan)
-       << ", \"processing_code\": " << JsonString(e.processing_code)
-       << ", \"amount_minor\": " << e.amount_minor << ", \"currency\": " << e.currency
-       << ", \"rrn\": " << JsonString(e.rrn) << ", \"masked_pan\": " << JsonString(e.masked_pan)
-       << ", \"reason\": " << JsonString(e.reason) << "}";
+    os << (i ? "," : "") << "\n    ";
+    WriteExceptionJson(os, e);
   }
   os << (run.exceptions.empty() ? "" : "\n  ") << "]\n}\n";
   return os.str();
