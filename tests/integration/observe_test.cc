@@ -605,16 +605,7 @@ class ObserveTest : public ::testing::Test {
         StopProcess(pid, SIGTERM, seconds(15));
       }
     }
-    const bool keep = std::getenv("SY_KEEP_PROCESS_DIR") != nullptr ||
-                      ::testing::UnitTest::GetInstance()->failed_test_count() > 0;
-    if (!env->dir.empty()) {
-      if (keep) {
-        std::fprintf(stderr, "observe_test: logs and data kept in %s\n", env->dir.c_str());
-      } else {
-        std::error_code ignored;
-        fs::remove_all(env->dir, ignored);
-      }
-    }
+    RemoveProcessDir(env->dir, "observe_test");
     delete env;
     env = nullptr;
   }

@@ -358,16 +358,7 @@ class OnboardingE2eTest : public ::testing::Test {
     if (env->issuer_pid > 0) {
       StopProcess(env->issuer_pid, SIGTERM, seconds(5));
     }
-    const bool keep = std::getenv("SY_KEEP_PROCESS_DIR") != nullptr ||
-                      ::testing::UnitTest::GetInstance()->failed_test_count() > 0;
-    if (!env->dir.empty()) {
-      if (keep) {
-        std::fprintf(stderr, "onboarding_e2e_test: logs and data kept in %s\n", env->dir.c_str());
-      } else {
-        std::error_code ignored;
-        std::filesystem::remove_all(env->dir, ignored);
-      }
-    }
+    RemoveProcessDir(env->dir, "onboarding_e2e_test");
     delete env;
     env = nullptr;
   }

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -103,6 +105,21 @@ inline int StopProcess(pid_t pid, int sig, milliseconds grace, bool* killed = nu
   }
   (void)kill(pid, SIGKILL);
   return WaitExit(pid, milliseconds(10000)).value_or(-1);
+}
+
+// Removes a test's scratch directory (logs and data) at the end, unless a case failed or
+// SY_KEEP_PROCESS_DIR is set: then it stays and its path is printed for the post-mortem.
+inline void RemoveProcessDir(const std::string& dir, const char* test_name) {
+  if (dir.empty()) {
+    return;
+  }
+  if (std::getenv("SY_KEEP_PROCESS_DIR") != nullptr ||
+      ::testing::UnitTest::GetInstance()->failed_test_count() > 0) {
+    std::fprintf(stderr, "%s: logs and data kept in %s\n", test_name, dir.c_str());
+    return;
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
 }
 
 inline std::string DescribeStatus(int status) {

@@ -653,16 +653,7 @@ class ProcessesTest : public ::testing::Test {
         StopProcess(i.pid, SIGTERM, seconds(5));
       }
     }
-    const bool keep = std::getenv("SY_KEEP_PROCESS_DIR") != nullptr ||
-                      ::testing::UnitTest::GetInstance()->failed_test_count() > 0;
-    if (!env->dir.empty()) {
-      if (keep) {
-        std::fprintf(stderr, "processes_test: logs and data kept in %s\n", env->dir.c_str());
-      } else {
-        std::error_code ignored;
-        std::filesystem::remove_all(env->dir, ignored);
-      }
-    }
+    RemoveProcessDir(env->dir, "processes_test");
     delete env;
     env = nullptr;
   }
