@@ -52,9 +52,13 @@ class InsertHintPrefix final : public rocksdb::SliceTransform {
         return 0;  // one increasing sequence
       case Cf::kJournalIndex: {
         // journal.cc: a type letter, then '\0'-separated parts; the first part is the group.
-        // "R" (RRN + date) has none: every RRN is new.
-        if (k.empty() || k[0] == 'R') {
+        // "R" (RRN + date) is one group: the switch's RRNs are the day's Julian date and the
+        // journal id (switch/business_day.cc), so each one sorts right after the previous one.
+        if (k.empty()) {
           return kNone;
+        }
+        if (k[0] == 'R') {
+          return 1;
         }
         const std::size_t end = k.find('\0', 1);
         return end == std::string_view::npos ? k.size() : end + 1;
