@@ -103,6 +103,7 @@ std::string ResponseMti(std::string_view mti) {
 struct Stats {
   std::mutex mu;
   Histogram latency;
+  Histogram last_second;  // the same answers since the last progress line
   std::map<std::string, std::uint64_t> codes;
   std::array<std::uint64_t, kTxnKinds> kinds{};
   std::uint64_t completed = 0;
@@ -1019,8 +1020,10 @@ asio::awaitable<void> Transact(Run& run, Terminal& t, TxnKind kind, Clock::time_
     st.Problem(t.tid + ": " + checked.why);
   }
   if (measured && !signon) {
-    st.latency.Record(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(end - intended).count()));
+    const auto nanos = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(end - intended).count());
+    st.latency.Record(nanos);
+    st.last_second.Record(nanos);
     st.codes[checked.code]++;
     st.kinds[static_cast<int>(built->kind)]++;
     st.completed++;
@@ -1040,8 +1043,10 @@ asio::awaitable<void> HandshakeOnce(Run& run, Terminal& t, Clock::time_point int
     co_return;
   }
   if (measured) {
-    st.latency.Record(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(end - intended).count()));
+    const auto nanos = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(end - intended).count());
+    st.latency.Record(nanos);
+    st.last_second.Record(nanos);
     st.completed++;
     st.last_completion = std::max(st.last_completion, end);
   }
@@ -1440,21 +1445,26 @@ Report RunBench(const BenchOptions& options, std::ostream& progress) {
         std::uint64_t completed = 0;
         std::uint64_t problems = 0;
         Histogram h;
+        Histogram second;
         for (auto& s : stats) {
           std::lock_guard lock(s->mu);
           completed += s->completed;
           problems += s->errors + s->timeouts + s->wrong_match + s->wrong_mac + s->wrong_code +
                       s->unmatched;
           h.Merge(s->latency);
+          second.Merge(s->last_second);
+          s->last_second.Reset();
         }
         const double secs = std::chrono::duration<double>(now - line_at).count();
         const double elapsed = std::chrono::duration<double>(now - run.start).count();
         char line[256];
         std::snprintf(
-            line, sizeof line, "bench: %5.0f s  %8.0f/s  total %llu  problems %llu  p99 %s%s",
+            line, sizeof line,
+            "bench: %5.0f s  %8.0f/s  total %llu  problems %llu  p99 %s (this second %s, max %s)%s",
             elapsed, static_cast<double>(completed - line_count) / secs,
             static_cast<unsigned long long>(completed), static_cast<unsigned long long>(problems),
-            FormatNanos(h.Percentile(99.0)).c_str(), window_started ? "" : "  (warm-up)");
+            FormatNanos(h.Percentile(99.0)).c_str(), FormatNanos(second.Percentile(99.0)).c_str(),
+            FormatNanos(second.max()).c_str(), window_started ? "" : "  (warm-up)");
         progress << line << std::endl;
         line_at = now;
         line_count = completed;
