@@ -63,17 +63,52 @@ const Library& Lib() {
   return lib;
 }
 
-// One context per (variant, mode, direction) per thread; only the key and IV change per call.
+// Keyed contexts per (variant, mode, direction) per thread. Setting a key is most of the cost of
+// a short DES operation (the key schedule, and the provider's parameter handling), and the same
+// keys come back within a transaction and across transactions: a DUKPT MAC key verifies the
+// request and then MACs the answer, an issuer link's ZAK MACs every message on the link. So each
+// slot remembers the last kWays keys it was keyed with; a repeat only resets the IV. The cached
+// key bytes and schedules are cleansed when an entry is reused for another key and when the
+// thread ends.
+constexpr std::size_t kWays = 4;
+constexpr std::size_t kMaxKey = 32;
+
+struct KeyedContext {
+  EVP_CIPHER_CTX* ctx = nullptr;
+  std::array<std::uint8_t, kMaxKey> key{};
+  std::size_t key_size = 0;  // 0: not keyed
+  std::uint64_t used = 0;    // last use, for least-recently-used replacement
+};
+
 struct ThreadContexts {
-  std::array<EVP_CIPHER_CTX*, kVariantCount * 2 * 2> ctx{};
+  std::array<std::array<KeyedContext, kWays>, kVariantCount * 2 * 2> slots{};
+  std::uint64_t clock = 0;
   ~ThreadContexts() {
-    for (EVP_CIPHER_CTX* c : ctx) {
-      EVP_CIPHER_CTX_free(c);  // also cleanses the key schedule
+    for (auto& slot : slots) {
+      for (KeyedContext& e : slot) {
+        EVP_CIPHER_CTX_free(e.ctx);  // also cleanses the key schedule
+        OPENSSL_cleanse(e.key.data(), e.key.size());
+      }
     }
   }
 };
 
 thread_local ThreadContexts tls_contexts;
+
+std::size_t KeySize(Variant v) {
+  switch (v) {
+    case kDes:
+      return 8;
+    case kTdes2:
+    case kAes128:
+      return 16;
+    case kTdes3:
+    case kAes192:
+      return 24;
+    default:
+      return 32;
+  }
+}
 
 bool ResolveVariant(BlockCipher cipher, std::size_t key_size, Variant& v) {
   switch (cipher) {
@@ -92,26 +127,48 @@ bool ResolveVariant(BlockCipher cipher, std::size_t key_size, Variant& v) {
 
 // Returns a context keyed for the call, or nullptr.
 EVP_CIPHER_CTX* Prepare(Variant v, Mode mode, bool encrypt, const std::uint8_t* key,
-                        const std::uint8_t* iv) {
+                        std::size_t key_size, const std::uint8_t* iv) {
   const Library& lib = Lib();
   const int m = mode == Mode::kCbc ? 1 : 0;
   EVP_CIPHER* cipher = lib.ciphers[v][m];
-  if (cipher == nullptr) {
+  if (cipher == nullptr || key_size == 0 || key_size > kMaxKey) {
     return nullptr;
   }
-  EVP_CIPHER_CTX*& slot = tls_contexts.ctx[(v * 2 + m) * 2 + (encrypt ? 1 : 0)];
-  const bool fresh = slot == nullptr;
+  auto& slot = tls_contexts.slots[static_cast<std::size_t>((v * 2 + m) * 2 + (encrypt ? 1 : 0))];
+  const std::uint64_t now = ++tls_contexts.clock;
+  KeyedContext* victim = &slot[0];
+  for (KeyedContext& e : slot) {
+    if (e.key_size == key_size && CRYPTO_memcmp(e.key.data(), key, key_size) == 0) {
+      // Keyed already: only the IV (CBC) is set again, which also restarts the chaining.
+      if (iv != nullptr &&
+          EVP_CipherInit_ex2(e.ctx, nullptr, nullptr, iv, encrypt ? 1 : 0, nullptr) != 1) {
+        return nullptr;
+      }
+      e.used = now;
+      return e.ctx;
+    }
+    if (e.used < victim->used) {
+      victim = &e;
+    }
+  }
+  const bool fresh = victim->ctx == nullptr;
   if (fresh) {
-    slot = EVP_CIPHER_CTX_new();
-    if (slot == nullptr) {
+    victim->ctx = EVP_CIPHER_CTX_new();
+    if (victim->ctx == nullptr) {
       return nullptr;
     }
   }
-  if (EVP_CipherInit_ex2(slot, fresh ? cipher : nullptr, key, iv, encrypt ? 1 : 0, nullptr) != 1) {
+  OPENSSL_cleanse(victim->key.data(), victim->key.size());
+  victim->key_size = 0;
+  if (EVP_CipherInit_ex2(victim->ctx, fresh ? cipher : nullptr, key, iv, encrypt ? 1 : 0,
+                         nullptr) != 1) {
     return nullptr;
   }
-  EVP_CIPHER_CTX_set_padding(slot, 0);
-  return slot;
+  EVP_CIPHER_CTX_set_padding(victim->ctx, 0);
+  std::memcpy(victim->key.data(), key, key_size);
+  victim->key_size = key_size;
+  victim->used = now;
+  return victim->ctx;
 }
 
 // For single DES without the legacy provider: K || K || K as a three-key TDES key.
@@ -152,7 +209,7 @@ Result<void> Crypt(BlockCipher cipher, Mode mode, bool encrypt, std::span<const 
     v = kTdes3;
   }
   EVP_CIPHER_CTX* ctx =
-      Prepare(v, mode, encrypt, key_ptr, mode == Mode::kCbc ? iv.data() : nullptr);
+      Prepare(v, mode, encrypt, key_ptr, KeySize(v), mode == Mode::kCbc ? iv.data() : nullptr);
   if (ctx == nullptr) {
     return Error::kCipherFailure;
   }
@@ -215,7 +272,7 @@ Result<void> CbcMacBlocks(BlockCipher cipher, std::span<const std::uint8_t> key,
     key_ptr = widened->key.data();
     v = kTdes3;
   }
-  EVP_CIPHER_CTX* ctx = Prepare(v, Mode::kCbc, true, key_ptr, iv.data());
+  EVP_CIPHER_CTX* ctx = Prepare(v, Mode::kCbc, true, key_ptr, KeySize(v), iv.data());
   if (ctx == nullptr || !CbcFeed(ctx, data, block, last.data()) ||
       !CbcFeed(ctx, tail, block, last.data())) {
     OPENSSL_cleanse(last.data(), last.size());
@@ -236,7 +293,7 @@ Result<void> Cmac(BlockCipher cipher, std::span<const std::uint8_t> key,
   }
   static constexpr std::array<std::uint8_t, 16> kZero{};
   const auto zero = std::span(kZero).first(n);
-  EVP_CIPHER_CTX* ctx = Prepare(v, Mode::kCbc, true, key.data(), kZero.data());
+  EVP_CIPHER_CTX* ctx = Prepare(v, Mode::kCbc, true, key.data(), KeySize(v), kZero.data());
   if (ctx == nullptr) {
     return Error::kCipherFailure;
   }
