@@ -724,7 +724,7 @@ std::unique_ptr<Daemon> Daemon::Create(const proto::SwitchConfig& config, std::o
       Pipeline::Deps{&impl->config, impl->keys.get(), impl->journal.get(), impl->saf.get(),
                      impl->store.get(), impl->bins.get(), &impl->gateway, &impl->clock,
                      impl->records.get()},
-      config.listeners(0).dialect(), threads * 4);
+      config.listeners(0).dialect(), threads == 1 ? Pipeline::kOneThread : threads * 4);
   return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
 }
 

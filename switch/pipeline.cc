@@ -182,6 +182,7 @@ Pipeline::Pipeline(asio::any_io_executor executor, Deps deps, std::string termin
         return ids;
       }()) {
   terminal_dialect_ = iso8583::LoadDialect(terminal_dialect).value();
+  one_thread_ = shards == kOneThread;
   for (std::size_t i = 0; i < std::max<std::size_t>(shards, 1); ++i) {
     shards_.push_back(asio::make_strand(executor_));
   }
@@ -519,6 +520,9 @@ asio::awaitable<Response> Pipeline::Dispatch(std::shared_ptr<Context> ctx) {
   ctx->terminal = FindTerminal(ctx->msg.Get(41));
   if (!ctx->terminal) {
     co_return co_await Answer(*ctx, "58");
+  }
+  if (one_thread_) {
+    co_return co_await Process(ctx);
   }
   co_return co_await asio::co_spawn(shards_[ctx->terminal->shard], Process(ctx),
                                     asio::use_awaitable);

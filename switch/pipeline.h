@@ -74,7 +74,10 @@ class Pipeline final : public RequestHandler {
     // from the configuration.
     storage::Registry* registry = nullptr;
   };
-  // `shards` strands on `executor` hold the per-terminal state.
+  // `shards` strands on `executor` hold the per-terminal state. kOneThread: the executor runs on
+  // one thread, so nothing can run beside a request's steps; they run where the request arrives,
+  // without a hop to a strand and back per request.
+  static constexpr std::size_t kOneThread = 0;
   Pipeline(boost::asio::any_io_executor executor, Deps deps, std::string terminal_dialect,
            std::size_t shards);
 
@@ -210,6 +213,7 @@ class Pipeline final : public RequestHandler {
   Deps deps_;
   std::shared_ptr<const iso8583::Dialect> terminal_dialect_;
   std::vector<boost::asio::strand<boost::asio::any_io_executor>> shards_;
+  bool one_thread_ = false;  // constructed with kOneThread
   std::shared_ptr<Terminal> FindTerminal(std::string_view tid) const;
   const proto::MerchantConfig* FindMerchant(std::string_view mid) const;
   // Guards the directory below (profiles, terminals, merchants): read by every request, written

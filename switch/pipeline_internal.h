@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "crypto/key_store.h"
@@ -83,7 +84,7 @@ struct Pipeline::Terminal {
     std::shared_ptr<boost::asio::steady_timer> done;  // cancelled when the answer is ready
     std::string business_date;
   };
-  std::map<std::string, Seen> seen;
+  std::unordered_map<std::string, Seen> seen;  // by duplicate key; seen_order keeps the age
   std::deque<std::string> seen_order;
   // The business date whose stored duplicate window has been read into `seen` (after a restart
   // an exact retransmission still gets its original answer).

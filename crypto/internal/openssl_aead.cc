@@ -1,8 +1,13 @@
 #include "crypto/internal/openssl_aead.h"
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 
+#include <array>
+#include <cstring>
 #include <memory>
 
 #include "crypto/digest.h"
@@ -11,17 +16,80 @@
 namespace sy::crypto::internal {
 namespace {
 
-struct CtxFree {
-  void operator()(EVP_CIPHER_CTX* c) const noexcept { EVP_CIPHER_CTX_free(c); }
+// A context per thread and direction that remembers the key it holds: the PAN data key is the
+// same for every record, so a repeat sets only the nonce, skipping the AES key schedule and the
+// GHASH table. The copy of the key is cleansed when another key replaces it and at thread exit.
+struct KeyedGcm {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  std::array<std::uint8_t, 32> key{};
+  bool keyed = false;
+  ~KeyedGcm() {
+    EVP_CIPHER_CTX_free(ctx);
+    Cleanse(key.data(), key.size());
+  }
+  // Ready for one message under `key` and `nonce` (key.size() == 32), or false.
+  bool Init(bool encrypt, std::span<const std::uint8_t> k, std::span<const std::uint8_t> nonce) {
+    if (ctx == nullptr) {
+      return false;
+    }
+    if (keyed && CRYPTO_memcmp(key.data(), k.data(), key.size()) == 0) {
+      return EVP_CipherInit_ex(ctx, nullptr, nullptr, nullptr, nonce.data(), encrypt ? 1 : 0) == 1;
+    }
+    keyed = false;
+    if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), nullptr, k.data(), nonce.data(),
+                          encrypt ? 1 : 0) != 1) {
+      return false;
+    }
+    std::memcpy(key.data(), k.data(), key.size());
+    keyed = true;
+    return true;
+  }
 };
-using CtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
 
-// One context per thread, re-keyed per call: allocation of a context costs more than the
-// encryption of a PAN.
-EVP_CIPHER_CTX* ThreadContext() {
-  thread_local CtxPtr ctx(EVP_CIPHER_CTX_new());
-  return ctx.get();
+KeyedGcm& ThreadGcm(bool encrypt) {
+  thread_local KeyedGcm seal;
+  thread_local KeyedGcm open;
+  return encrypt ? seal : open;
 }
+
+// HMAC-SHA-256 with the key kept in a per-thread context: the one-shot HMAC() fetches the
+// algorithms on every call, which cost more than hashing a PAN.
+struct KeyedHmac {
+  EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  EVP_MAC_CTX* ctx = mac != nullptr ? EVP_MAC_CTX_new(mac) : nullptr;
+  std::array<std::uint8_t, 64> key{};
+  std::size_t key_size = 0;  // 0: not keyed
+  ~KeyedHmac() {
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+    Cleanse(key.data(), key.size());
+  }
+  bool Run(std::span<const std::uint8_t> k, std::span<const std::uint8_t> data,
+           std::span<std::uint8_t, 32> out) {
+    if (ctx == nullptr || k.empty() || k.size() > key.size()) {
+      return false;
+    }
+    const bool same = key_size == k.size() && CRYPTO_memcmp(key.data(), k.data(), key_size) == 0;
+    if (same) {
+      if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1) {  // the key it holds, restarted
+        return false;
+      }
+    } else {
+      key_size = 0;
+      char digest[] = "SHA256";
+      const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                                   OSSL_PARAM_construct_end()};
+      if (EVP_MAC_init(ctx, k.data(), k.size(), params) != 1) {
+        return false;
+      }
+      std::memcpy(key.data(), k.data(), k.size());
+      key_size = k.size();
+    }
+    std::size_t len = 0;
+    return EVP_MAC_update(ctx, data.data(), data.size()) == 1 &&
+           EVP_MAC_final(ctx, out.data(), &len, out.size()) == 1 && len == out.size();
+  }
+};
 
 }  // namespace
 
@@ -31,13 +99,13 @@ bool Aes256GcmSeal(std::span<const std::uint8_t> key, std::span<const std::uint8
   if (key.size() != 32 || nonce.size() != kGcmNonceSize) {
     return false;
   }
-  EVP_CIPHER_CTX* ctx = ThreadContext();
+  KeyedGcm& gcm = ThreadGcm(true);
+  EVP_CIPHER_CTX* ctx = gcm.ctx;
   int len = 0;
   out.resize(plaintext.size() + kGcmTagSize);
   auto* o = reinterpret_cast<unsigned char*>(out.data());
   const bool ok =
-      ctx != nullptr &&
-      EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), nonce.data()) == 1 &&
+      gcm.Init(true, key, nonce) &&
       (aad.empty() ||
        EVP_EncryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) == 1) &&
       EVP_EncryptUpdate(ctx, o, &len, plaintext.data(), static_cast<int>(plaintext.size())) == 1 &&
@@ -57,15 +125,15 @@ bool Aes256GcmOpen(std::span<const std::uint8_t> key, std::span<const std::uint8
     return false;
   }
   const std::size_t n = sealed.size() - kGcmTagSize;
-  EVP_CIPHER_CTX* ctx = ThreadContext();
+  KeyedGcm& gcm = ThreadGcm(false);
+  EVP_CIPHER_CTX* ctx = gcm.ctx;
   int len = 0;
   out.resize(n);
   auto* o = reinterpret_cast<unsigned char*>(out.data());
   // The tag is passed as non-const by the API only; it is not modified.
   auto* tag = const_cast<std::uint8_t*>(sealed.data() + n);
   const bool ok =
-      ctx != nullptr &&
-      EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), nonce.data()) == 1 &&
+      gcm.Init(false, key, nonce) &&
       (aad.empty() ||
        EVP_DecryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) == 1) &&
       EVP_DecryptUpdate(ctx, o, &len, sealed.data(), static_cast<int>(n)) == 1 &&
@@ -80,7 +148,11 @@ bool Aes256GcmOpen(std::span<const std::uint8_t> key, std::span<const std::uint8
 
 void HmacSha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data,
                 std::span<std::uint8_t, 32> out) {
-  unsigned int len = 32;
+  thread_local KeyedHmac hmac;
+  if (hmac.Run(key, data, out)) {
+    return;
+  }
+  unsigned int len = 32;  // a key longer than 64 bytes, or no context
   if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), data.data(), data.size(),
            out.data(), &len) == nullptr) {
     std::abort();  // HMAC-SHA-256 cannot fail with valid arguments; a broken libcrypto must stop

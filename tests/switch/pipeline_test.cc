@@ -60,7 +60,9 @@ class FakeIssuer final : public IssuerGateway {
   Failure failure = Failure::kNone;
 };
 
-class PipelineTest : public ::testing::Test {
+// Every test runs twice: with the terminals on two strands (several io threads) and with the
+// pipeline told that its executor runs on one thread (steps run where the request arrives).
+class PipelineTest : public ::testing::TestWithParam<std::size_t> {
  protected:
   void SetUp() override {
     std::vector<std::string> problems;
@@ -87,7 +89,7 @@ class PipelineTest : public ::testing::Test {
         io_.get_executor(),
         Pipeline::Deps{&config_, keys_.get(), journal_.get(), saf_.get(), store_.get(), bins_.get(),
                        &issuer_, clock_.get()},
-        "iso87b", 2);
+        "iso87b", GetParam());
   }
   void TearDown() override {
     pipeline_.reset();
@@ -208,7 +210,7 @@ class PipelineTest : public ::testing::Test {
   std::deque<std::string> decoded_;
 };
 
-TEST_F(PipelineTest, ASignOnWithAValidMacActivatesTheTerminal) {
+TEST_P(PipelineTest, ASignOnWithAValidMacActivatesTheTerminal) {
   EXPECT_EQ(pipeline_->TerminalStatus("TERM0001"), "provisioned");
   auto r = Decode(Send(Build(SignOn("000001"), 1)));
   EXPECT_EQ(r.mti(), "0810");
@@ -217,7 +219,7 @@ TEST_F(PipelineTest, ASignOnWithAValidMacActivatesTheTerminal) {
   EXPECT_EQ(pipeline_->TerminalStatus("TERM0001"), "active");
 }
 
-TEST_F(PipelineTest, ApprovesAPurchaseDurablyWithTheIssuersAnswerAndAResponseMac) {
+TEST_P(PipelineTest, ApprovesAPurchaseDurablyWithTheIssuersAnswerAndAResponseMac) {
   SignOnOk();
   Response resp = Send(Build(Purchase("000002", 2, "000000001000"), 2));
   iso8583::Message r = Decode(resp);
@@ -262,7 +264,7 @@ TEST_F(PipelineTest, ApprovesAPurchaseDurablyWithTheIssuersAnswerAndAResponseMac
 // A merchant the admin API onboarded transacts only while an agreement of its is in force: here
 // version 1 ended on 2026-11-27 (the test's business date), so a purchase gets 03, journaled;
 // version 2 from that day lets the next one through.
-TEST_F(PipelineTest, AMerchantWithoutAnAgreementInForceGets03) {
+TEST_P(PipelineTest, AMerchantWithoutAnAgreementInForceGets03) {
   SignOnOk();
   proto::MerchantConfig m = config_.merchants(0);
   m.set_agreement_required(true);
@@ -284,14 +286,14 @@ TEST_F(PipelineTest, AMerchantWithoutAnAgreementInForceGets03) {
   EXPECT_EQ(Decode(Send(Build(Purchase("000003", 3, "000000001000"), 3))).Get(39), "00");
 }
 
-TEST_F(PipelineTest, RefusesAPurchaseFromATerminalThatNeverSignedOnWithAMacedAnswer) {
+TEST_P(PipelineTest, RefusesAPurchaseFromATerminalThatNeverSignedOnWithAMacedAnswer) {
   auto r = Decode(Send(Build(Purchase("000002", 2, "000000001000"), 2)));
   EXPECT_EQ(r.Get(39), "58");
   EXPECT_TRUE(r.Has(64));  // the request's MAC verified, so the decline is MACed
   EXPECT_TRUE(issuer_.requests.empty());
 }
 
-TEST_F(PipelineTest, AnswersAWrongMacWith63Unmaced) {
+TEST_P(PipelineTest, AnswersAWrongMacWith63Unmaced) {
   SignOnOk();
   std::string wire = Build(Purchase("000002", 2, "000000001000"), 2);
   wire.back() ^= 0x01;  // the last MAC byte
@@ -302,7 +304,7 @@ TEST_F(PipelineTest, AnswersAWrongMacWith63Unmaced) {
   EXPECT_TRUE(issuer_.requests.empty());
 }
 
-TEST_F(PipelineTest, ReplaysTheOriginalAnswerToAnExactRetransmissionAndRefusesAReusedKey) {
+TEST_P(PipelineTest, ReplaysTheOriginalAnswerToAnExactRetransmissionAndRefusesAReusedKey) {
   SignOnOk();
   const std::string wire = Build(Purchase("000002", 2, "000000001000"), 2);
   Response first = Send(wire);
@@ -315,14 +317,14 @@ TEST_F(PipelineTest, ReplaysTheOriginalAnswerToAnExactRetransmissionAndRefusesAR
   EXPECT_EQ(issuer_.requests.size(), 1U);
 }
 
-TEST_F(PipelineTest, RefusesAReplayedKsnCounter) {
+TEST_P(PipelineTest, RefusesAReplayedKsnCounter) {
   SignOnOk();
   ASSERT_EQ(Decode(Send(Build(Purchase("000002", 5, "000000001000"), 5))).Get(39), "00");
   auto r = Decode(Send(Build(Purchase("000003", 4, "000000001000"), 4)));
   EXPECT_EQ(r.Get(39), "63");
 }
 
-TEST_F(PipelineTest, RemembersTheKsnHighWaterMarkAcrossARestart) {
+TEST_P(PipelineTest, RemembersTheKsnHighWaterMarkAcrossARestart) {
   SignOnOk();
   ASSERT_EQ(Decode(Send(Build(Purchase("000002", 5, "000000001000"), 5))).Get(39), "00");
   // A new pipeline over the same store, as after a restart (the terminal is active again after
@@ -338,7 +340,7 @@ TEST_F(PipelineTest, RemembersTheKsnHighWaterMarkAcrossARestart) {
   EXPECT_EQ(Decode(Send(Build(Purchase("000005", 5, "000000001000"), 5))).Get(39), "63");
 }
 
-TEST_F(PipelineTest, AnExactRetransmissionAfterARestartGetsTheOriginalAnswer) {
+TEST_P(PipelineTest, AnExactRetransmissionAfterARestartGetsTheOriginalAnswer) {
   SignOnOk();
   const std::string wire = Build(Purchase("000002", 2, "000000001000"), 2);
   Response first = Send(wire);
@@ -365,7 +367,7 @@ TEST_F(PipelineTest, AnExactRetransmissionAfterARestartGetsTheOriginalAnswer) {
   EXPECT_EQ(left, 0U);
 }
 
-TEST_F(PipelineTest, ChecksTheCardBeforeRouting) {
+TEST_P(PipelineTest, ChecksTheCardBeforeRouting) {
   SignOnOk();
   EXPECT_EQ(Decode(Send(Build(Purchase("000002", 2, "000000001000", false, "4761739001010011"), 2)))
                 .Get(39),
@@ -387,7 +389,7 @@ TEST_F(PipelineTest, ChecksTheCardBeforeRouting) {
   EXPECT_EQ(declined[2].pan().masked(), "601100******9424");
 }
 
-TEST_F(PipelineTest, AnswersAnIssuerTimeoutWith91AndQueuesAReversal) {
+TEST_P(PipelineTest, AnswersAnIssuerTimeoutWith91AndQueuesAReversal) {
   SignOnOk();
   issuer_.failure = IssuerGateway::Failure::kTimeout;
   auto r = Decode(Send(Build(Purchase("000002", 2, "000000001000"), 2)));
@@ -400,7 +402,7 @@ TEST_F(PipelineTest, AnswersAnIssuerTimeoutWith91AndQueuesAReversal) {
   EXPECT_EQ(journal_->Get(saf[0].txn_id()).value().response_code(), "91");
 }
 
-TEST_F(PipelineTest, StandsInForASmallNoPinPurchaseWhenTheIssuerIsDownAndQueuesTheAdvice) {
+TEST_P(PipelineTest, StandsInForASmallNoPinPurchaseWhenTheIssuerIsDownAndQueuesTheAdvice) {
   SignOnOk();
   issuer_.failure = IssuerGateway::Failure::kDown;
   auto small = Decode(Send(Build(Purchase("000002", 2, "000000001000", false), 2)));
@@ -416,7 +418,7 @@ TEST_F(PipelineTest, StandsInForASmallNoPinPurchaseWhenTheIssuerIsDownAndQueuesT
   EXPECT_TRUE(journal_->Get(saf[0].txn_id()).value().stand_in());
 }
 
-TEST_F(PipelineTest, AnswersFormatErrorsAndUnknownTerminals) {
+TEST_P(PipelineTest, AnswersFormatErrorsAndUnknownTerminals) {
   iso8583::Message m = SignOn("000009");
   m.Set(41, "TERM0099");
   std::string unknown;
@@ -446,7 +448,7 @@ iso8583::Message ReversalOf(std::string_view mti, std::string_view stan, std::st
   return m;
 }
 
-TEST_F(PipelineTest, ReversesAnApprovedPurchaseThroughTheSafQueueAndAnswersItsRepeatAgain) {
+TEST_P(PipelineTest, ReversesAnApprovedPurchaseThroughTheSafQueueAndAnswersItsRepeatAgain) {
   SignOnOk();
   auto purchase = Decode(Send(Build(Purchase("000002", 2, "000000001000"), 2)));
   ASSERT_EQ(purchase.Get(39), "00");
@@ -465,7 +467,7 @@ TEST_F(PipelineTest, ReversesAnApprovedPurchaseThroughTheSafQueueAndAnswersItsRe
   EXPECT_EQ(issuer_.requests.size(), 1U);  // the reversal goes out through SAF, not inline
 }
 
-TEST_F(PipelineTest, AnswersAReversalOfAnUnknownOriginalWithoutIssuerTraffic) {
+TEST_P(PipelineTest, AnswersAReversalOfAnUnknownOriginalWithoutIssuerTraffic) {
   SignOnOk();
   auto r = Decode(Send(Build(ReversalOf("0400", "000077", "000000001000"), 2)));
   EXPECT_EQ(r.Get(39), "00");
@@ -473,7 +475,7 @@ TEST_F(PipelineTest, AnswersAReversalOfAnUnknownOriginalWithoutIssuerTraffic) {
   EXPECT_TRUE(issuer_.requests.empty());
 }
 
-TEST_F(PipelineTest, RefundsUpToThePurchaseAmountAgainstItsRrn) {
+TEST_P(PipelineTest, RefundsUpToThePurchaseAmountAgainstItsRrn) {
   SignOnOk();
   auto purchase = Decode(Send(Build(Purchase("000002", 2, "000000001000", false), 2)));
   ASSERT_EQ(purchase.Get(39), "00");
@@ -537,7 +539,7 @@ iso8583::Message BatchCloseMessage(std::string_view pc, std::string_view stan, i
   return m;
 }
 
-TEST_F(PipelineTest, VoidsAnApprovedPurchaseOfTheOpenBatchAndReversesItAtTheIssuer) {
+TEST_P(PipelineTest, VoidsAnApprovedPurchaseOfTheOpenBatchAndReversesItAtTheIssuer) {
   SignOnOk();
   auto purchase = Decode(Send(Build(Purchase("000002", 2, "000000001000", false), 2)));
   ASSERT_EQ(purchase.Get(39), "00");
@@ -576,7 +578,7 @@ TEST_F(PipelineTest, VoidsAnApprovedPurchaseOfTheOpenBatchAndReversesItAtTheIssu
       "25");
 }
 
-TEST_F(PipelineTest, CompletesAPreAuthorizationOnceWithinItsTolerance) {
+TEST_P(PipelineTest, CompletesAPreAuthorizationOnceWithinItsTolerance) {
   SignOnOk();
   iso8583::Message pre = Purchase("000002", 2, "000000001000", false);
   pre.SetMti("0100");
@@ -607,7 +609,7 @@ TEST_F(PipelineTest, CompletesAPreAuthorizationOnceWithinItsTolerance) {
   EXPECT_EQ(advice.approval_code(), "A1B2C3");
 }
 
-TEST_F(PipelineTest, RefusesACompletionOfAnExpiredPreAuthorization) {
+TEST_P(PipelineTest, RefusesACompletionOfAnExpiredPreAuthorization) {
   SignOnOk();
   iso8583::Message pre = Purchase("000002", 2, "000000001000", false);
   pre.SetMti("0100");
@@ -620,7 +622,7 @@ TEST_F(PipelineTest, RefusesACompletionOfAnExpiredPreAuthorization) {
   EXPECT_EQ(Decode(Send(Build(m, 3))).Get(39), "25");
 }
 
-TEST_F(PipelineTest, ClosesABatchWhoseTotalsAgree) {
+TEST_P(PipelineTest, ClosesABatchWhoseTotalsAgree) {
   SignOnOk();
   ASSERT_EQ(Decode(Send(Build(Purchase("000002", 2, "000000001000", false), 2))).Get(39), "00");
   auto second = Decode(Send(Build(Purchase("000003", 3, "000000000500", false), 3)));
@@ -661,7 +663,7 @@ TEST_F(PipelineTest, ClosesABatchWhoseTotalsAgree) {
       "12");
 }
 
-TEST_F(PipelineTest, ABatchCloseLeavesATransactionStillInFlightInTheOpenBatch) {
+TEST_P(PipelineTest, ABatchCloseLeavesATransactionStillInFlightInTheOpenBatch) {
   SignOnOk();
   proto::TransactionRecord in_flight;
   in_flight.set_tid("TERM0001");
@@ -682,7 +684,7 @@ TEST_F(PipelineTest, ABatchCloseLeavesATransactionStillInFlightInTheOpenBatch) {
   EXPECT_EQ(journal_->Get(in_flight.id())->batch_number(), 0U);
 }
 
-TEST_F(PipelineTest, ReconcilesABatchThroughItsUploadWhenTheTotalsDisagree) {
+TEST_P(PipelineTest, ReconcilesABatchThroughItsUploadWhenTheTotalsDisagree) {
   SignOnOk();
   auto a = Decode(Send(Build(Purchase("000002", 2, "000000001000", false), 2)));
   auto b = Decode(Send(Build(Purchase("000003", 3, "000000000700", false), 3)));
@@ -720,7 +722,7 @@ TEST_F(PipelineTest, ReconcilesABatchThroughItsUploadWhenTheTotalsDisagree) {
   EXPECT_EQ(batch.terminal_only(0).stan(), "000042");
 }
 
-TEST_F(PipelineTest, CountsRequestsByMtiResponseCodeAndRouteWithTheirLatency) {
+TEST_P(PipelineTest, CountsRequestsByMtiResponseCodeAndRouteWithTheirLatency) {
   SignOnOk();
   ASSERT_EQ(Decode(Send(Build(Purchase("000002", 2, "000000001000"), 2))).Get(39), "00");
   const std::string again = Build(Purchase("000003", 3, "000000001000"), 3);
@@ -801,7 +803,7 @@ bool AnswerMacVerifies(const iso8583::Dialect& dialect, const std::string& wire,
              .has_value();
 }
 
-TEST_F(PipelineTest, DeliversSessionKeysToAMasterSessionTerminalAndUsesThem) {
+TEST_P(PipelineTest, DeliversSessionKeysToAMasterSessionTerminalAndUsesThem) {
   iso8583::Message sign_on = SignOn("000001");
   Response first = Send(BuildSession(*dialect_, sign_on, nullptr));  // no keys yet: no MAC
   auto answer = Decode(first);
@@ -870,7 +872,7 @@ TEST_F(PipelineTest, DeliversSessionKeysToAMasterSessionTerminalAndUsesThem) {
   pipeline_.reset();
 }
 
-TEST_F(PipelineTest, MutualTlsRequiresTheCertificateToNameTheTerminal) {
+TEST_P(PipelineTest, MutualTlsRequiresTheCertificateToNameTheTerminal) {
   SignOnOk();
   EXPECT_EQ(Decode(Send(Build(Purchase("000002", 2, "000000001000"), 2), {"DEMO-0001", "TERM0009"}))
                 .Get(39),
@@ -882,7 +884,7 @@ TEST_F(PipelineTest, MutualTlsRequiresTheCertificateToNameTheTerminal) {
 
 // An AES DUKPT terminal (TERM0002) on a listener whose dialect gives field 52 16 bytes: its
 // format 4 PIN block is translated to format 0 under the issuer's ZPK.
-TEST_F(PipelineTest, TranslatesAnAesDukptFormat4PinBlockFromAPin16Listener) {
+TEST_P(PipelineTest, TranslatesAnAesDukptFormat4PinBlockFromAPin16Listener) {
   constexpr std::string_view kAesBdk = "FEDCBA9876543210F1F1F1F1F1F1F1F1";
   ASSERT_TRUE(keys_->AddKey("bdk-demo-aes", crypto::KeyKind::kBdk, crypto::KeyAlgorithm::kAes,
                             Key(kAesBdk)));
@@ -949,7 +951,7 @@ TEST_F(PipelineTest, TranslatesAnAesDukptFormat4PinBlockFromAPin16Listener) {
   EXPECT_EQ(pin->as_chars(), kPin);
 }
 
-TEST_F(PipelineTest, CountsTerminalsByStatus) {
+TEST_P(PipelineTest, CountsTerminalsByStatus) {
   auto before = pipeline_->TerminalCounts();
   EXPECT_EQ(before["active"], 0U);
   EXPECT_EQ(before["provisioned"], static_cast<std::uint64_t>(config_.terminals_size()));
@@ -959,7 +961,7 @@ TEST_F(PipelineTest, CountsTerminalsByStatus) {
   EXPECT_EQ(after["provisioned"], before["provisioned"] - 1);
 }
 
-TEST_F(PipelineTest, ATerminalStaysActiveAcrossARestart) {
+TEST_P(PipelineTest, ATerminalStaysActiveAcrossARestart) {
   SignOnOk();
   // The activation is written behind the answer; the writer keeps order, so a write of our own
   // completes after it.
@@ -974,7 +976,7 @@ TEST_F(PipelineTest, ATerminalStaysActiveAcrossARestart) {
   EXPECT_EQ(pipeline_->TerminalStatus("TERM0002"), "provisioned");
 }
 
-TEST_F(PipelineTest, TakesItsTerminalsAndMerchantsFromTheRegistryWhenThereIsOne) {
+TEST_P(PipelineTest, TakesItsTerminalsAndMerchantsFromTheRegistryWhenThereIsOne) {
   storage::Registry registry(*store_);
   proto::TerminalProfile t = config_.terminals(0);  // TERM0001's keys, filed under another TID
   t.set_tid("TERM0009");
@@ -991,7 +993,7 @@ TEST_F(PipelineTest, TakesItsTerminalsAndMerchantsFromTheRegistryWhenThereIsOne)
   pipeline_.reset();
 }
 
-TEST_F(PipelineTest, ServesATerminalProvisionedOrSuspendedWhileItRuns) {
+TEST_P(PipelineTest, ServesATerminalProvisionedOrSuspendedWhileItRuns) {
   proto::TerminalProfile t = config_.terminals(0);  // TERM0001's keys under a new TID
   t.set_tid("TERM0009");
   EXPECT_EQ(pipeline_->TerminalStatus("TERM0009"), "");
@@ -1019,6 +1021,14 @@ TEST(LuhnTest, ChecksTheCheckDigit) {
   EXPECT_FALSE(LuhnValid("47617390010"));
   EXPECT_FALSE(LuhnValid("476173900101001X"));
 }
+
+INSTANTIATE_TEST_SUITE_P(Shards, PipelineTest,
+                         ::testing::Values(std::size_t{2}, Pipeline::kOneThread),
+                         [](const ::testing::TestParamInfo<std::size_t>& info) {
+                           return info.param == Pipeline::kOneThread
+                                      ? std::string("OneThread")
+                                      : "Strands" + std::to_string(info.param);
+                         });
 
 }  // namespace
 }  // namespace sy::server
