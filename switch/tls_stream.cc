@@ -216,13 +216,18 @@ asio::awaitable<error_code> TlsStream::Handshake() {
     const int r = SSL_do_handshake(s.ssl);
     const int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(s.ssl, r);
     error_code failure = (r == 1 || err == SSL_ERROR_WANT_READ) ? error_code() : SslError(err);
+    if (r == 1) {
+      // Done. What the server made last (TLS 1.3 session tickets) waits for the first answer or
+      // the next wait for input, whichever comes first: one send instead of two per connection.
+      co_return failure;
+    }
     if (!s.out.empty()) {
       // Also after a failure: the alert tells the peer why.
       if (auto ec = co_await Flush(); ec && !failure) {
         failure = ec;
       }
     }
-    if (failure || r == 1) {
+    if (failure) {
       co_return failure;
     }
     if (auto ec = co_await Fill(); ec) {
@@ -244,14 +249,16 @@ asio::awaitable<std::tuple<error_code, std::size_t>> TlsStream::ReadSome(
     const int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(s.ssl, r);
     const error_code failure =
         (r == 1 || err == SSL_ERROR_WANT_READ) ? error_code() : SslError(err);
+    if (r == 1) {
+      // Records reading made (session tickets, a key update's answer) leave with the next write,
+      // or below before the next wait for input: the peer is never left waiting for them.
+      co_return std::tuple(error_code(), n);
+    }
     if (!s.out.empty()) {
-      // Reading can make records to send: session tickets, a key update's answer, an alert.
-      if (auto ec = co_await Flush(); ec && !failure && r != 1) {
+      // Also an alert after a failure.
+      if (auto ec = co_await Flush(); ec && !failure) {
         co_return std::tuple(ec, std::size_t{0});
       }
-    }
-    if (r == 1) {
-      co_return std::tuple(error_code(), n);
     }
     if (failure) {
       co_return std::tuple(failure, std::size_t{0});

@@ -47,7 +47,8 @@ class TlsStream {
   [[nodiscard]] SSL* native_handle() const;
 
   // The server handshake. An error when the peer is not speaking TLS, fails verification (mTLS),
-  // closes, or the operation is cancelled.
+  // closes, or the operation is cancelled. The records OpenSSL makes at the end (TLS 1.3 session
+  // tickets) are held until the first Write, or until a ReadSome has to wait for input.
   [[nodiscard]] boost::asio::awaitable<boost::system::error_code> Handshake();
 
   // Up to buffer.size() bytes of application data; boost::asio::error::eof when the peer closes
@@ -61,7 +62,7 @@ class TlsStream {
       boost::asio::const_buffer data);
 
   // Bytes held for this connection outside OpenSSL (ciphertext read but not yet decrypted, or
-  // encrypted but not yet sent): 0 when idle. For tests.
+  // encrypted but not yet sent): 0 when waiting for input. For tests.
   [[nodiscard]] std::size_t buffered_bytes() const;
 
   struct State;  // the socket, the SSL object and the buffers (opaque; the BIO reaches it)
