@@ -158,6 +158,7 @@ class IssuerLink::Impl : public std::enable_shared_from_this<IssuerLink::Impl> {
   }
 
   const Strand& strand() const { return strand_; }
+  bool one_thread() const { return options_.one_thread; }
 
   void Start(std::function<void(iso8583::Message)> on_late) {
     asio::dispatch(strand_, [self = shared_from_this(), on_late = std::move(on_late)]() mutable {
@@ -805,6 +806,9 @@ void IssuerLink::Stop() { impl_->Stop(); }
 
 asio::awaitable<LinkResult> IssuerLink::Send(iso8583::Message request) {
   std::shared_ptr<Impl> impl = impl_;
+  if (impl->one_thread()) {
+    co_return co_await Impl::SendOnStrand(impl, std::move(request));
+  }
   auto [e, result] = co_await asio::co_spawn(
       impl->strand(), Impl::SendOnStrand(impl, std::move(request)), kUseTuple);
   if (e) {

@@ -83,6 +83,9 @@ struct LinkOptions {
   std::function<void(std::string_view)> log;
   // Called on the link's strand whenever state() changes. Default: empty.
   std::function<void(LinkState)> on_state;
+  // The executor runs on one thread, the callers' too: Send runs where it is called, without a
+  // hop to the link's strand and back per request. Default: false.
+  bool one_thread = false;
 };
 
 // Counters since construction; metric names in brackets.

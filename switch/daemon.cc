@@ -691,6 +691,7 @@ std::unique_ptr<Daemon> Daemon::Create(const proto::SwitchConfig& config, std::o
   for (const auto& r : config.routes()) {
     routing::LinkOptions lo;
     lo.log = [](std::string_view line) { SY_LOG(kInfo) << line; };
+    lo.one_thread = IoThreads(config) == 1;  // its callers (pipeline, SAF) run on impl->io too
     if (!r.zak_id().empty()) {
       // Link MACs under the route's ZAK (INTERFACE.md §2), computed by the key store.
       const crypto::SoftwareKeyStore* keys = impl->keys.get();

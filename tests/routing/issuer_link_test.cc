@@ -296,9 +296,20 @@ proto::RouteConfig Route(std::initializer_list<std::uint16_t> ports) {
 
 bool Is(const LinkResult& r, Error e) { return !r && r.error() == make_error_code(e); }
 
+// Every test that runs on one io_context runs twice: with Send hopping to the link's strand, and
+// with the link told that it and its callers run on one thread (LinkOptions::one_thread).
+bool g_one_thread = false;
+
+class IssuerLinkTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override { g_one_thread = GetParam(); }
+  void TearDown() override { g_one_thread = false; }
+};
+
 // Options that make the link quick and quiet and wake the test on every state change.
 LinkOptions QuickOptions(Signal& signal) {
   LinkOptions o;
+  o.one_thread = g_one_thread;
   o.backoff_base = 10ms;
   o.backoff_cap = 100ms;
   o.log = [&signal](std::string_view) { signal.Notify(); };  // e.g. "connection 2 ... signed on"
@@ -321,7 +332,7 @@ void RunBody(asio::io_context& io, std::function<asio::awaitable<void>()> body) 
   io.run_for(2s);  // returns as soon as the stopped link and servers have no work left
 }
 
-TEST(IssuerLinkTest, SignsOnBeforeAnyRequestTravels) {
+TEST_P(IssuerLinkTest, SignsOnBeforeAnyRequestTravels) {
   asio::io_context io;
   Signal signal;
   FakeIssuer issuer(io, signal);
@@ -353,7 +364,7 @@ TEST(IssuerLinkTest, SignsOnBeforeAnyRequestTravels) {
   EXPECT_EQ(link.state(), LinkState::kStopped);
 }
 
-TEST(IssuerLinkTest, MatchesManyAnswersReturnedOutOfOrder) {
+TEST_P(IssuerLinkTest, MatchesManyAnswersReturnedOutOfOrder) {
   asio::io_context io;
   Signal signal;
   FakeIssuer issuer(io, signal);
@@ -397,7 +408,7 @@ TEST(IssuerLinkTest, MatchesManyAnswersReturnedOutOfOrder) {
   });
 }
 
-TEST(IssuerLinkTest, RefusesAtOnceWithLinkFullWhenTheInFlightCapIsReached) {
+TEST_P(IssuerLinkTest, RefusesAtOnceWithLinkFullWhenTheInFlightCapIsReached) {
   asio::io_context io;
   Signal signal;
   FakeIssuer issuer(io, signal);
@@ -438,7 +449,7 @@ TEST(IssuerLinkTest, RefusesAtOnceWithLinkFullWhenTheInFlightCapIsReached) {
   });
 }
 
-TEST(IssuerLinkTest, TimesOutAndHandsTheLateAnswerToOnLateResponse) {
+TEST_P(IssuerLinkTest, TimesOutAndHandsTheLateAnswerToOnLateResponse) {
   asio::io_context io;
   Signal signal;
   FakeIssuer issuer(io, signal);
@@ -475,7 +486,7 @@ TEST(IssuerLinkTest, TimesOutAndHandsTheLateAnswerToOnLateResponse) {
   });
 }
 
-TEST(IssuerLinkTest, ReportsLinkDownWhileTheIssuerIsAwayAndReconnectsWhenItReturns) {
+TEST_P(IssuerLinkTest, ReportsLinkDownWhileTheIssuerIsAwayAndReconnectsWhenItReturns) {
   asio::io_context io;
   Signal signal;
   FakeIssuer issuer(io, signal);
@@ -502,7 +513,7 @@ TEST(IssuerLinkTest, ReportsLinkDownWhileTheIssuerIsAwayAndReconnectsWhenItRetur
   });
 }
 
-TEST(IssuerLinkTest, FailsOverToTheNextEndpointWhenTheFirstGoesAway) {
+TEST_P(IssuerLinkTest, FailsOverToTheNextEndpointWhenTheFirstGoesAway) {
   asio::io_context io;
   Signal signal;
   FakeIssuer primary(io, signal);
@@ -527,7 +538,7 @@ TEST(IssuerLinkTest, FailsOverToTheNextEndpointWhenTheFirstGoesAway) {
   });
 }
 
-TEST(IssuerLinkTest, BreakerOpensAfterConsecutiveTimeoutsAndHalfOpensAfterTheCoolDown) {
+TEST_P(IssuerLinkTest, BreakerOpensAfterConsecutiveTimeoutsAndHalfOpensAfterTheCoolDown) {
   asio::io_context io;
   Signal signal;
   FakeIssuer issuer(io, signal);
@@ -576,7 +587,7 @@ TEST(IssuerLinkTest, BreakerOpensAfterConsecutiveTimeoutsAndHalfOpensAfterTheCoo
   });
 }
 
-TEST(IssuerLinkTest, AFailedProbeReopensTheBreaker) {
+TEST_P(IssuerLinkTest, AFailedProbeReopensTheBreaker) {
   asio::io_context io;
   Signal signal;
   FakeIssuer issuer(io, signal);
@@ -605,7 +616,7 @@ TEST(IssuerLinkTest, AFailedProbeReopensTheBreaker) {
   });
 }
 
-TEST(IssuerLinkTest, SendsEchoWhenIdle) {
+TEST_P(IssuerLinkTest, SendsEchoWhenIdle) {
   asio::io_context io;
   Signal signal;
   FakeIssuer issuer(io, signal);
@@ -622,7 +633,7 @@ TEST(IssuerLinkTest, SendsEchoWhenIdle) {
   });
 }
 
-TEST(IssuerLinkTest, AnUnansweredEchoClosesTheConnectionAndTheLinkReconnects) {
+TEST_P(IssuerLinkTest, AnUnansweredEchoClosesTheConnectionAndTheLinkReconnects) {
   asio::io_context io;
   Signal signal;
   FakeIssuer issuer(io, signal);
@@ -646,7 +657,7 @@ TEST(IssuerLinkTest, AnUnansweredEchoClosesTheConnectionAndTheLinkReconnects) {
   });
 }
 
-TEST(IssuerLinkTest, MacsRequestsAndTreatsAnAnswerWithABadMacAsNotReceived) {
+TEST_P(IssuerLinkTest, MacsRequestsAndTreatsAnAnswerWithABadMacAsNotReceived) {
   asio::io_context io;
   Signal signal;
   FakeIssuer issuer(io, signal);
@@ -677,7 +688,7 @@ TEST(IssuerLinkTest, MacsRequestsAndTreatsAnAnswerWithABadMacAsNotReceived) {
   });
 }
 
-TEST(IssuerLinkTest, SpreadsRequestsOverThePoolsConnections) {
+TEST_P(IssuerLinkTest, SpreadsRequestsOverThePoolsConnections) {
   asio::io_context io;
   Signal signal;
   FakeIssuer issuer(io, signal);
@@ -696,7 +707,7 @@ TEST(IssuerLinkTest, SpreadsRequestsOverThePoolsConnections) {
   });
 }
 
-TEST(IssuerLinkTest, ARequestInFlightWhenTheConnectionDropsEndsWithConnectionLost) {
+TEST_P(IssuerLinkTest, ARequestInFlightWhenTheConnectionDropsEndsWithConnectionLost) {
   asio::io_context io;
   Signal signal;
   FakeIssuer issuer(io, signal);
@@ -724,7 +735,7 @@ TEST(IssuerLinkTest, ARequestInFlightWhenTheConnectionDropsEndsWithConnectionLos
   });
 }
 
-TEST(IssuerLinkTest, ServesCallersOnAnotherExecutorWhileItRunsOnAThreadPool) {
+TEST(IssuerLinkOwnOptionsTest, ServesCallersOnAnotherExecutorWhileItRunsOnAThreadPool) {
   asio::io_context io;  // the test body, the callers and the fake issuer: one thread
   Signal signal;
   FakeIssuer issuer(io, signal);
@@ -774,7 +785,7 @@ TEST(IssuerLinkTest, ServesCallersOnAnotherExecutorWhileItRunsOnAThreadPool) {
   }
 }
 
-TEST(IssuerLinkTest, RefusesRequestsThatCannotBeMatched) {
+TEST_P(IssuerLinkTest, RefusesRequestsThatCannotBeMatched) {
   asio::io_context io;
   Signal signal;
   FakeIssuer issuer(io, signal);
@@ -796,7 +807,7 @@ TEST(IssuerLinkTest, RefusesRequestsThatCannotBeMatched) {
   });
 }
 
-TEST(IssuerLinkTest, ConstructionRefusesARouteWithoutEndpoints) {
+TEST(IssuerLinkOwnOptionsTest, ConstructionRefusesARouteWithoutEndpoints) {
   asio::io_context io;
   proto::RouteConfig route;
   route.set_id("empty");
@@ -804,4 +815,9 @@ TEST(IssuerLinkTest, ConstructionRefusesARouteWithoutEndpoints) {
 }
 
 }  // namespace
+INSTANTIATE_TEST_SUITE_P(Hops, IssuerLinkTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "OneThread" : "Strand";
+                         });
+
 }  // namespace sy::routing
