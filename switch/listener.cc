@@ -7,7 +7,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -28,7 +27,6 @@ namespace {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-using namespace asio::experimental::awaitable_operators;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 class SessionBase {
@@ -107,9 +105,19 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   asio::awaitable<void> Run() {
     auto self = this->shared_from_this();
     if constexpr (!std::is_same_v<Stream, tcp::socket>) {
-      asio::steady_timer deadline(stream_.get_executor(), options_.handshake_timeout);
-      auto result = co_await (stream_.Handshake() || deadline.async_wait(kTuple));
-      if (result.index() != 0 || std::get<0>(result)) {
+      // The idle timer is the handshake's deadline: when it fires first, the connection closes
+      // under the handshake, which then ends with an error. (One timer and no second coroutine
+      // per connection, unlike racing the two.)
+      idle_.expires_after(options_.handshake_timeout);
+      idle_.async_wait([self](boost::system::error_code ec) {
+        if (!ec && !self->handshaken_) {
+          self->Close();
+        }
+      });
+      const auto ec = co_await stream_.Handshake();
+      handshaken_ = true;
+      idle_.cancel();
+      if (ec || closed_) {
         stats_->tls_handshake_failures++;
         Close();
         co_return;
@@ -273,6 +281,7 @@ class Session final : public SessionBase, public std::enable_shared_from_this<Se
   std::deque<std::string> writes_;
   bool writing_ = false;
   bool closed_ = false;
+  bool handshaken_ = false;  // the TLS handshake ended (its deadline no longer applies)
   std::vector<std::string> peer_;
   std::chrono::steady_clock::time_point last_activity_;
 };

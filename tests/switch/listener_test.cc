@@ -229,6 +229,46 @@ TEST_F(ListenerTest, ServesTlsAndCountsFailedHandshakes) {
   std::filesystem::remove_all(dir);
 }
 
+// A peer that connects and never finishes the TLS handshake is closed at the handshake deadline
+// and counted; the listener goes on serving.
+TEST_F(ListenerTest, ClosesAConnectionWhoseHandshakeMissesItsDeadline) {
+  std::random_device rd;
+  const auto dir = std::filesystem::temp_directory_path() / ("sy-tlsdl-" + std::to_string(rd()));
+  std::filesystem::create_directories(dir);
+  const std::string cert = (dir / "cert.pem").string();
+  ASSERT_TRUE(
+      crypto::WriteSelfSignedCertificate(cert, (dir / "key.pem").string(), "switchyard-test", 1)
+          .has_value());
+  ListenerOptions o;
+  o.tls = MakeServerTlsContext(cert, (dir / "key.pem").string(), "");
+  o.handshake_timeout = std::chrono::milliseconds(200);
+  o.idle_timeout = std::chrono::seconds(60);  // not the idle timer's doing
+  StartListener(o);
+  auto silent = Connect();
+  const auto start = std::chrono::steady_clock::now();
+  std::uint8_t byte;
+  boost::system::error_code ec;
+  asio::read(silent, asio::buffer(&byte, 1), ec);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(ec, asio::error::eof);
+  EXPECT_GE(waited, std::chrono::milliseconds(150));
+  EXPECT_LT(waited, std::chrono::seconds(4));
+  EXPECT_TRUE(WaitFor([&] { return listener_->stats().tls_handshake_failures.load() == 1; }));
+  EXPECT_EQ(listener_->stats().idle_closes.load(), 0U);
+
+  // A handshake that finishes in time is served, and its deadline does not close it later.
+  asio::ssl::context client_ctx(asio::ssl::context::tls_client);
+  client_ctx.load_verify_file(cert);
+  client_ctx.set_verify_mode(asio::ssl::verify_peer);
+  asio::ssl::stream<tcp::socket> tls(Connect(), client_ctx);
+  tls.handshake(asio::ssl::stream_base::client);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  asio::write(tls, asio::buffer(Frame("000001")));
+  EXPECT_EQ(ReadAnswer(tls).second, "000001");
+  EXPECT_EQ(listener_->stats().tls_handshake_failures.load(), 1U);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(ListenerTest, MutualTlsHandsTheClientCertificatesCnAndDnsNamesToTheHandler) {
   std::random_device rd;
   const auto dir = std::filesystem::temp_directory_path() / ("sy-mtls-" + std::to_string(rd()));
