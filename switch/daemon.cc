@@ -766,6 +766,7 @@ void Daemon::Start() {
     o.framing.max_frame = l.max_frame();
     o.idle_timeout = std::chrono::milliseconds(l.idle_timeout_ms());
     o.max_in_flight = l.max_in_flight();
+    o.one_thread = IoThreads(d.config) == 1;
     if (auto dialect = iso8583::LoadDialect(l.dialect()); dialect) {
       o.dialect = *dialect;
     } else {

@@ -335,8 +335,10 @@ boost::system::error_code Listener::Start() {
       executor_,
       [shared, stats, options, handler, executor]() -> asio::awaitable<void> {
         while (true) {
-          auto strand = asio::make_strand(executor);
-          auto [ec, socket] = co_await shared->acceptor.async_accept(strand, kTuple);
+          // Each session on a strand of its own, unless one thread runs everything anyway.
+          asio::any_io_executor session_executor =
+              options->one_thread ? executor : asio::make_strand(executor);
+          auto [ec, socket] = co_await shared->acceptor.async_accept(session_executor, kTuple);
           if (ec) {
             if (ec == asio::error::operation_aborted || !shared->acceptor.is_open()) {
               co_return;

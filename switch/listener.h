@@ -68,6 +68,9 @@ struct ListenerOptions {
   int backlog = 1024;              // bursts of connections at opening time
   // The listener's dialect, handed to the handler with each request. Default: the handler's.
   std::shared_ptr<const iso8583::Dialect> dialect;
+  // The executor runs on one thread: sessions use it as it is, without a strand each (whose
+  // queue every completion would pass through). Default: false.
+  bool one_thread = false;
 };
 
 struct ListenerStats {

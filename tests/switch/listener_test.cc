@@ -101,10 +101,13 @@ void SetReceiveTimeout(tcp::socket& s) {
   setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
-class ListenerTest : public ::testing::Test {
+// Every test runs twice: sessions on strands of their own, and (one_thread) on the executor as
+// it is.
+class ListenerTest : public ::testing::TestWithParam<bool> {
  protected:
   void StartListener(ListenerOptions options) {
     options.port = 0;
+    options.one_thread = GetParam();
     listener_ = std::make_unique<Listener>(io_.get_executor(), std::move(options), handler_);
     ASSERT_FALSE(listener_->Start());
     work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
@@ -148,7 +151,7 @@ class ListenerTest : public ::testing::Test {
   std::thread thread_;
 };
 
-TEST_F(ListenerTest, AnswersPipelinedRequestsOutOfOrderWithTheTpduSwapped) {
+TEST_P(ListenerTest, AnswersPipelinedRequestsOutOfOrderWithTheTpduSwapped) {
   StartListener({});
   auto s = Connect();
   asio::write(s, asio::buffer(Frame("000300") + Frame("000100") + Frame("000001")));
@@ -163,7 +166,7 @@ TEST_F(ListenerTest, AnswersPipelinedRequestsOutOfOrderWithTheTpduSwapped) {
   EXPECT_EQ(handler_.max_active_.load(), 3);
 }
 
-TEST_F(ListenerTest, PausesReadingAtTheInFlightCap) {
+TEST_P(ListenerTest, PausesReadingAtTheInFlightCap) {
   ListenerOptions o;
   o.max_in_flight = 1;
   StartListener(o);
@@ -175,7 +178,7 @@ TEST_F(ListenerTest, PausesReadingAtTheInFlightCap) {
   EXPECT_EQ(handler_.max_active_.load(), 1);
 }
 
-TEST_F(ListenerTest, ClosesAConnectionThatSendsGarbageAndOnlyThatOne) {
+TEST_P(ListenerTest, ClosesAConnectionThatSendsGarbageAndOnlyThatOne) {
   StartListener({});
   auto good = Connect();
   auto bad = Connect();
@@ -190,7 +193,7 @@ TEST_F(ListenerTest, ClosesAConnectionThatSendsGarbageAndOnlyThatOne) {
   EXPECT_EQ(ReadAnswer(good).second, "000001");
 }
 
-TEST_F(ListenerTest, ClosesIdleConnections) {
+TEST_P(ListenerTest, ClosesIdleConnections) {
   ListenerOptions o;
   o.idle_timeout = std::chrono::milliseconds(100);
   StartListener(o);
@@ -202,7 +205,7 @@ TEST_F(ListenerTest, ClosesIdleConnections) {
   EXPECT_EQ(listener_->stats().idle_closes.load(), 1U);
 }
 
-TEST_F(ListenerTest, ServesTlsAndCountsFailedHandshakes) {
+TEST_P(ListenerTest, ServesTlsAndCountsFailedHandshakes) {
   std::random_device rd;
   const auto dir = std::filesystem::temp_directory_path() / ("sy-tls-" + std::to_string(rd()));
   std::filesystem::create_directories(dir);
@@ -231,7 +234,7 @@ TEST_F(ListenerTest, ServesTlsAndCountsFailedHandshakes) {
 
 // A peer that connects and never finishes the TLS handshake is closed at the handshake deadline
 // and counted; the listener goes on serving.
-TEST_F(ListenerTest, ClosesAConnectionWhoseHandshakeMissesItsDeadline) {
+TEST_P(ListenerTest, ClosesAConnectionWhoseHandshakeMissesItsDeadline) {
   std::random_device rd;
   const auto dir = std::filesystem::temp_directory_path() / ("sy-tlsdl-" + std::to_string(rd()));
   std::filesystem::create_directories(dir);
@@ -269,7 +272,7 @@ TEST_F(ListenerTest, ClosesAConnectionWhoseHandshakeMissesItsDeadline) {
   std::filesystem::remove_all(dir);
 }
 
-TEST_F(ListenerTest, MutualTlsHandsTheClientCertificatesCnAndDnsNamesToTheHandler) {
+TEST_P(ListenerTest, MutualTlsHandsTheClientCertificatesCnAndDnsNamesToTheHandler) {
   std::random_device rd;
   const auto dir = std::filesystem::temp_directory_path() / ("sy-mtls-" + std::to_string(rd()));
   std::filesystem::create_directories(dir);
@@ -323,6 +326,11 @@ TEST(TlsContextTest, NamesTheMissingFile) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/cert.pem"), std::string::npos);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Executors, ListenerTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "OneThread" : "Strands";
+                         });
 
 }  // namespace
 }  // namespace sy::server
