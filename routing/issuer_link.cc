@@ -122,10 +122,14 @@ std::string_view LinkStateName(LinkState state) noexcept {
 
 class IssuerLink::Impl : public std::enable_shared_from_this<IssuerLink::Impl> {
  public:
-  using Strand = asio::strand<asio::any_io_executor>;
+  // The link's strand; with LinkOptions::one_thread, the executor itself (one thread is a strand
+  // already, and completions skip the strand's queue).
+  using Strand = asio::any_io_executor;
 
   Impl(asio::any_io_executor executor, const proto::RouteConfig& route, LinkOptions options)
-      : strand_(asio::make_strand(executor)), route_(route), options_(std::move(options)) {
+      : strand_(options.one_thread ? executor : asio::make_strand(executor)),
+        route_(route),
+        options_(std::move(options)) {
     if (route_.endpoints_size() == 0) {
       throw std::runtime_error("issuer route " + route_.id() + " has no endpoints");
     }
