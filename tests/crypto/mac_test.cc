@@ -33,6 +33,26 @@ TEST(RetailMacTest, MatchesBouncyCastleVector) {
   EXPECT_EQ(Hex(mac.value()), "F09B856213BAB83B");
 }
 
+// Cipher contexts stay keyed per thread (up to 4 keys per cipher, mode and direction): the
+// published answers hold while keys take turns, and after more keys than that have been used.
+TEST(RetailMacTest, PublishedVectorsHoldWhileKeysTakeTurnsAndAreEvicted) {
+  const SecretBytes iso = Key("0123456789ABCDEFFEDCBA9876543210");
+  const SecretBytes bc = Key("7CA110454A1A6E570131D9619DC1376E");
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(Hex(RetailMac(iso, Ascii("Now is the time for all "), MacPadding::kMethod1).value()),
+              "A1C72E74EA3FA9B6");
+    EXPECT_EQ(Hex(RetailMac(bc, Ascii("Hello World !!!!"), MacPadding::kMethod1).value()),
+              "F09B856213BAB83B");
+    EXPECT_EQ(Hex(RetailMac(iso, Ascii("Now is the time for it"), MacPadding::kMethod1).value()),
+              "2E2B1428CC78254F");
+    for (int i = 0; i < 6; ++i) {  // other keys push both out of the cache
+      std::string hex = "00112233445566778899AABBCCDDEEFF";
+      hex[0] = static_cast<char>('1' + i);
+      ASSERT_TRUE(RetailMac(Key(hex), Ascii("filler"), MacPadding::kMethod1).has_value());
+    }
+  }
+}
+
 // Padding method 2: no published vector confirmed; cross-checked by composing `openssl enc
 // -des-cbc` (K) over the padded data, then `-d -des-ecb` (K') and `-des-ecb` (K).
 TEST(RetailMacTest, PaddingMethod2MatchesOpensslComposition) {
