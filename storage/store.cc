@@ -148,6 +148,16 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, std::str
   // after a crash replays little.
   db.max_total_wal_size = 256 << 20;
   db.max_background_jobs = 2;  // the machine has 2 cores; the switch needs them too
+  // Flushes and compactions run at the lowest CPU priority (nice 19): they yield the cores to the
+  // io threads and the journal writer, and use the idle time. A flush is a burst of 0.1-0.5 s of
+  // CPU; at normal priority, on 2 cores shared with the io thread, the writer, the issuer and the
+  // harness, the seconds with a flush were the open loop's worst (docs/performance.md). RocksDB
+  // still slows and then stops writes when memtables or level-0 files pile up, so starving the
+  // background threads under a saturating load makes the load wait, never loses a write.
+  (void)rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::HIGH,
+                                                            rocksdb::CpuPriority::kLow);
+  (void)rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
+                                                            rocksdb::CpuPriority::kLow);
   db.keep_log_file_num = 5;
   db.paranoid_checks = true;
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
