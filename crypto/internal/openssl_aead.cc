@@ -36,6 +36,7 @@ struct KeyedGcm {
       return EVP_CipherInit_ex(ctx, nullptr, nullptr, nullptr, nonce.data(), encrypt ? 1 : 0) == 1;
     }
     keyed = false;
+    Cleanse(key.data(), key.size());
     if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), nullptr, k.data(), nonce.data(),
                           encrypt ? 1 : 0) != 1) {
       return false;
@@ -76,6 +77,7 @@ struct KeyedHmac {
       }
     } else {
       key_size = 0;
+      Cleanse(key.data(), key.size());
       char digest[] = "SHA256";
       const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
                                    OSSL_PARAM_construct_end()};
