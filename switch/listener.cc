@@ -15,9 +15,9 @@
 #include <boost/asio/write.hpp>
 #include <deque>
 #include <iostream>
-#include <list>
 #include <mutex>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "switch/log.h"
 #include "switch/tls_stream.h"
@@ -292,7 +292,7 @@ struct Listener::Shared {
   explicit Shared(asio::any_io_executor ex) : acceptor(ex) {}
   tcp::acceptor acceptor;
   std::mutex mu;
-  std::list<std::weak_ptr<SessionBase>> sessions;
+  std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;  // open ones, by id
   bool stopped = false;
   std::atomic<std::uint64_t> next_id{1};
 };
@@ -350,25 +350,35 @@ boost::system::error_code Listener::Start() {
           stats->connections_accepted++;
           stats->connections_open++;
           const std::uint64_t id = shared->next_id++;
-          auto on_done = [stats](std::exception_ptr) { stats->connections_open--; };
-          std::shared_ptr<SessionBase> session;
+          // Registered before it runs, so that its end always finds its entry: O(1) per
+          // connection however many others are open. (Sweeping the expired entries of every open
+          // session at each accept cost ~90 us per connection with 9,000 idle terminals.)
+          auto start = [&](auto s) {
+            bool stopped = false;
+            {
+              std::lock_guard lock(shared->mu);
+              stopped = shared->stopped;
+              if (!stopped) {
+                shared->sessions.emplace(id, s);
+              }
+            }
+            asio::co_spawn(s->strand(), s->Run(), [stats, shared, id](std::exception_ptr) {
+              stats->connections_open--;
+              std::lock_guard lock(shared->mu);
+              if (!shared->stopped) {  // else Stop has taken the map
+                shared->sessions.erase(id);
+              }
+            });
+            if (stopped) {
+              asio::post(s->strand(), [s] { s->Close(); });
+            }
+          };
           if (options->tls) {
-            auto s = std::make_shared<Session<TlsStream>>(
-                TlsStream(std::move(socket), *options->tls), *options, *handler, stats, id);
-            asio::co_spawn(s->strand(), s->Run(), on_done);
-            session = s;
+            start(std::make_shared<Session<TlsStream>>(TlsStream(std::move(socket), *options->tls),
+                                                       *options, *handler, stats, id));
           } else {
-            auto s = std::make_shared<Session<tcp::socket>>(std::move(socket), *options, *handler,
-                                                            stats, id);
-            asio::co_spawn(s->strand(), s->Run(), on_done);
-            session = s;
-          }
-          std::lock_guard lock(shared->mu);
-          shared->sessions.remove_if([](const auto& w) { return w.expired(); });
-          if (shared->stopped) {
-            asio::post(session->strand(), [session] { session->Close(); });
-          } else {
-            shared->sessions.push_back(session);
+            start(std::make_shared<Session<tcp::socket>>(std::move(socket), *options, *handler,
+                                                         stats, id));
           }
         }
       },
@@ -377,7 +387,7 @@ boost::system::error_code Listener::Start() {
 }
 
 void Listener::Stop() {
-  std::list<std::weak_ptr<SessionBase>> sessions;
+  std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;
   {
     std::lock_guard lock(shared_->mu);
     if (shared_->stopped) {
@@ -390,7 +400,7 @@ void Listener::Stop() {
     boost::system::error_code ignored;
     shared->acceptor.close(ignored);
   });
-  for (auto& w : sessions) {
+  for (auto& [id, w] : sessions) {
     if (auto s = w.lock()) {
       // Each session lives on its own strand; closing happens there.
       asio::post(s->strand(), [s] { s->Close(); });

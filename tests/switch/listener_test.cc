@@ -205,6 +205,28 @@ TEST_P(ListenerTest, ClosesIdleConnections) {
   EXPECT_EQ(listener_->stats().idle_closes.load(), 1U);
 }
 
+// Sessions that end leave the listener's table; Stop closes the ones still open, and only those.
+TEST_P(ListenerTest, StopClosesTheSessionsStillOpen) {
+  StartListener(ListenerOptions{});
+  std::vector<tcp::socket> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(Connect());
+  }
+  EXPECT_TRUE(WaitFor([&] { return listener_->stats().connections_open.load() == 3; }));
+  clients[0].close();
+  clients[1].close();
+  EXPECT_TRUE(WaitFor([&] { return listener_->stats().connections_open.load() == 1; }));
+  asio::write(clients[2], asio::buffer(Frame("000007")));
+  EXPECT_EQ(ReadAnswer(clients[2]).second, "000007");
+  listener_->Stop();
+  std::uint8_t byte;
+  boost::system::error_code ec;
+  asio::read(clients[2], asio::buffer(&byte, 1), ec);
+  EXPECT_EQ(ec, asio::error::eof);
+  EXPECT_TRUE(WaitFor([&] { return listener_->stats().connections_open.load() == 0; }));
+  EXPECT_EQ(listener_->stats().connections_accepted.load(), 3U);
+}
+
 TEST_P(ListenerTest, ServesTlsAndCountsFailedHandshakes) {
   std::random_device rd;
   const auto dir = std::filesystem::temp_directory_path() / ("sy-tls-" + std::to_string(rd()));
