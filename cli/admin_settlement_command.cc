@@ -176,9 +176,9 @@ int RunAdminSettlement(const server::admin::AdminClient& client, const std::vect
            << " minutes\n";
     return kExitFailure;
   }
-  if (verb == "list" && (p.size() == 2 || (p.size() == 3 && is_date(p[2])))) {
-    const auto r = client.Request(
-        "GET", "/v1/settlement-runs" + (p.size() == 3 ? "?business_date=" + p[2] : ""));
+  // GET a list of runs: the JSON as it came with --json, else printed by `print`.
+  const auto show_runs = [&](const std::string& path, const auto& print) {
+    const auto r = client.Request("GET", path);
     if (!Ok(r)) {
       return Failure(r, json, io);
     }
@@ -191,27 +191,19 @@ int RunAdminSettlement(const server::admin::AdminClient& client, const std::vect
       io.err << "switchyard admin: the answer is not what this version expects: " << r.body << "\n";
       return kExitFailure;
     }
-    PrintList(list, io.out);
+    print(list);
     return kExitOk;
+  };
+  if (verb == "list" && (p.size() == 2 || (p.size() == 3 && is_date(p[2])))) {
+    return show_runs("/v1/settlement-runs" + (p.size() == 3 ? "?business_date=" + p[2] : ""),
+                     [&](const proto::SettlementRunList& list) { PrintList(list, io.out); });
   }
   if (verb == "show" && p.size() == 3 && is_date(p[2])) {
-    const auto r = client.Request("GET", "/v1/settlement-runs/" + p[2]);
-    if (!Ok(r)) {
-      return Failure(r, json, io);
-    }
-    if (json) {
-      io.out << r.body << "\n";
-      return kExitOk;
-    }
-    proto::SettlementRunList list;
-    if (!Parse(r.body, list)) {
-      io.err << "switchyard admin: the answer is not what this version expects: " << r.body << "\n";
-      return kExitFailure;
-    }
-    for (const auto& run : list.runs()) {
-      PrintRun(run, io.out);
-    }
-    return kExitOk;
+    return show_runs("/v1/settlement-runs/" + p[2], [&](const proto::SettlementRunList& list) {
+      for (const auto& run : list.runs()) {
+        PrintRun(run, io.out);
+      }
+    });
   }
   return usage(verb.empty() ? "settlement needs run, list or show"
                             : "settlement " + verb + ": wrong arguments");
