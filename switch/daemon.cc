@@ -266,6 +266,7 @@ struct Daemon::Impl {
   std::mutex metrics_mu;  // scrapes may overlap; RefreshMetrics runs one at a time
   LatencyHistogram::Snapshot last_end_to_end;
   LatencyHistogram::Snapshot last_issuer;
+  LatencyHistogram::Snapshot last_journal;
 
   void Recover();
   void RefreshMetrics();
@@ -369,6 +370,9 @@ void Daemon::Impl::RefreshMetrics() {
                  last_end_to_end);
   sync_histogram("sy_switch_issuer_duration_seconds",
                  "Time from the issuer request to its answer (or timeout)", p.issuer, last_issuer);
+  sync_histogram("sy_storage_journal_write_seconds",
+                 "Time a request waits for one durable journal write (group commit and sync)",
+                 p.journal, last_journal);
   double open = 0;
   for (const auto& l : listeners) {
     const ListenerStats& s = l->stats();

@@ -57,6 +57,7 @@ struct PipelineStats {
   RequestCounts by_type;                   // requests by MTI, response code and route
   LatencyHistogram end_to_end;             // request decoded -> answer packed
   LatencyHistogram issuer;                 // issuer request sent -> answer or failure
+  LatencyHistogram journal;                // durable write handed over -> pipeline resumed
 };
 
 class Pipeline final : public RequestHandler {

@@ -747,6 +747,13 @@ TEST_P(PipelineTest, CountsRequestsByMtiResponseCodeAndRouteWithTheirLatency) {
     issuer += n;
   }
   EXPECT_EQ(issuer, 2U);
+  // Two durable writes per approved purchase ("forwarded", then the outcome); the sign-on and
+  // the replayed answer wait for none.
+  std::uint64_t journal = 0;
+  for (auto n : pipeline_->stats().journal.Read().buckets) {
+    journal += n;
+  }
+  EXPECT_EQ(journal, 4U);
 }
 
 // ---- master/session terminals ---------------------------------------------------------------
