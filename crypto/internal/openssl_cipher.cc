@@ -67,17 +67,25 @@ const Library& Lib() {
 // a short DES operation (the key schedule, and the provider's parameter handling), and the same
 // keys come back within a transaction and across transactions: a DUKPT MAC key verifies the
 // request and then MACs the answer, an issuer link's ZAK MACs every message on the link. So each
-// slot remembers the last kWays keys it was keyed with; a repeat only resets the IV. The cached
-// key bytes and schedules are cleansed when an entry is reused for another key and when the
-// thread ends.
+// slot remembers the last kWays keys it was keyed with; a repeat costs nothing but the cipher.
+// The cached key bytes, schedules and chaining values are cleansed when an entry is reused for
+// another key and when the thread ends.
+//
+// A CBC context is not re-initialised for a new IV either: in OpenSSL 3 that is a provider
+// parameter round trip per call, as much as a short MAC's DES blocks. The entry remembers the
+// context's chaining value instead (what OpenSSL will XOR into the next block: the last
+// ciphertext block it produced or consumed), and CbcUpdate folds the difference between that
+// value and the IV the call wants into the first block (encryption) or the first plaintext block
+// (decryption). CBC is E(P1 ^ IV), so E((P1 ^ IV ^ chain) ^ chain) is the same block.
 constexpr std::size_t kWays = 4;
 constexpr std::size_t kMaxKey = 32;
 
 struct KeyedContext {
   EVP_CIPHER_CTX* ctx = nullptr;
   std::array<std::uint8_t, kMaxKey> key{};
-  std::size_t key_size = 0;  // 0: not keyed
-  std::uint64_t used = 0;    // last use, for least-recently-used replacement
+  std::size_t key_size = 0;              // 0: not keyed
+  std::uint64_t used = 0;                // last use, for least-recently-used replacement
+  std::array<std::uint8_t, 16> chain{};  // CBC: the context's chaining value (see above)
 };
 
 struct ThreadContexts {
@@ -88,6 +96,7 @@ struct ThreadContexts {
       for (KeyedContext& e : slot) {
         EVP_CIPHER_CTX_free(e.ctx);  // also cleanses the key schedule
         OPENSSL_cleanse(e.key.data(), e.key.size());
+        OPENSSL_cleanse(e.chain.data(), e.chain.size());
       }
     }
   }
@@ -125,9 +134,10 @@ bool ResolveVariant(BlockCipher cipher, std::size_t key_size, Variant& v) {
   return false;
 }
 
-// Returns a context keyed for the call, or nullptr.
-EVP_CIPHER_CTX* Prepare(Variant v, Mode mode, bool encrypt, const std::uint8_t* key,
-                        std::size_t key_size, const std::uint8_t* iv) {
+// Returns an entry keyed for the call, or nullptr. A CBC entry comes with its chaining value in
+// `chain`; callers go through CbcUpdate, which starts from the IV they want.
+KeyedContext* Prepare(Variant v, Mode mode, bool encrypt, const std::uint8_t* key,
+                      std::size_t key_size) {
   const Library& lib = Lib();
   const int m = mode == Mode::kCbc ? 1 : 0;
   EVP_CIPHER* cipher = lib.ciphers[v][m];
@@ -139,13 +149,8 @@ EVP_CIPHER_CTX* Prepare(Variant v, Mode mode, bool encrypt, const std::uint8_t* 
   KeyedContext* victim = &slot[0];
   for (KeyedContext& e : slot) {
     if (e.key_size == key_size && CRYPTO_memcmp(e.key.data(), key, key_size) == 0) {
-      // Keyed already: only the IV (CBC) is set again, which also restarts the chaining.
-      if (iv != nullptr &&
-          EVP_CipherInit_ex2(e.ctx, nullptr, nullptr, iv, encrypt ? 1 : 0, nullptr) != 1) {
-        return nullptr;
-      }
       e.used = now;
-      return e.ctx;
+      return &e;
     }
     if (e.used < victim->used) {
       victim = &e;
@@ -159,16 +164,74 @@ EVP_CIPHER_CTX* Prepare(Variant v, Mode mode, bool encrypt, const std::uint8_t* 
     }
   }
   OPENSSL_cleanse(victim->key.data(), victim->key.size());
+  OPENSSL_cleanse(victim->chain.data(), victim->chain.size());  // now all zero: the IV below
   victim->key_size = 0;
-  if (EVP_CipherInit_ex2(victim->ctx, fresh ? cipher : nullptr, key, iv, encrypt ? 1 : 0,
-                         nullptr) != 1) {
+  if (EVP_CipherInit_ex2(victim->ctx, fresh ? cipher : nullptr, key,
+                         m == 1 ? victim->chain.data() : nullptr, encrypt ? 1 : 0, nullptr) != 1) {
     return nullptr;
   }
   EVP_CIPHER_CTX_set_padding(victim->ctx, 0);
   std::memcpy(victim->key.data(), key, key_size);
   victim->key_size = key_size;
   victim->used = now;
-  return victim->ctx;
+  return victim;
+}
+
+// An entry whose context failed mid-call: its chaining value is unknown, so it is keyed afresh
+// next time.
+void Forget(KeyedContext& e) {
+  OPENSSL_cleanse(e.key.data(), e.key.size());
+  OPENSSL_cleanse(e.chain.data(), e.chain.size());
+  e.key_size = 0;
+}
+
+bool Update(EVP_CIPHER_CTX* ctx, const std::uint8_t* in, std::uint8_t* out, std::size_t n) {
+  int outl = 0;
+  return EVP_CipherUpdate(ctx, out, &outl, in, static_cast<int>(n)) == 1 &&
+         static_cast<std::size_t>(outl) == n;
+}
+
+// CBC over n bytes (a whole number of blocks, n > 0) of `in` into `out` (may alias `in` exactly),
+// chained from `iv` (one block), or from where the entry's previous call ended when `iv` is null.
+// The fold is done whatever the IV, so no branch depends on the chaining value.
+bool CbcUpdate(KeyedContext& e, bool encrypt, std::size_t block, const std::uint8_t* iv,
+               const std::uint8_t* in, std::uint8_t* out, std::size_t n) {
+  std::array<std::uint8_t, 16> delta{};
+  if (iv != nullptr) {
+    for (std::size_t i = 0; i < block; ++i) {
+      delta[i] = static_cast<std::uint8_t>(e.chain[i] ^ iv[i]);
+    }
+  }
+  bool ok = false;
+  if (encrypt) {
+    // The first plaintext block, folded, is encrypted in place in `out`.
+    if (out != in) {
+      std::memcpy(out, in, n);
+    }
+    for (std::size_t i = 0; i < block; ++i) {
+      out[i] = static_cast<std::uint8_t>(out[i] ^ delta[i]);
+    }
+    ok = Update(e.ctx, out, out, n);
+    if (ok) {
+      std::memcpy(e.chain.data(), out + n - block, block);
+    }
+  } else {
+    std::array<std::uint8_t, 16> last_in{};
+    std::memcpy(last_in.data(), in + n - block, block);  // before an in-place call overwrites it
+    ok = Update(e.ctx, in, out, n);
+    if (ok) {
+      for (std::size_t i = 0; i < block; ++i) {
+        out[i] = static_cast<std::uint8_t>(out[i] ^ delta[i]);
+      }
+      std::memcpy(e.chain.data(), last_in.data(), block);
+    }
+    OPENSSL_cleanse(last_in.data(), last_in.size());
+  }
+  OPENSSL_cleanse(delta.data(), delta.size());
+  if (!ok) {
+    Forget(e);
+  }
+  return ok;
 }
 
 // For single DES without the legacy provider: K || K || K as a three-key TDES key.
@@ -208,14 +271,17 @@ Result<void> Crypt(BlockCipher cipher, Mode mode, bool encrypt, std::span<const 
     key_ptr = widened->key.data();
     v = kTdes3;
   }
-  EVP_CIPHER_CTX* ctx =
-      Prepare(v, mode, encrypt, key_ptr, KeySize(v), mode == Mode::kCbc ? iv.data() : nullptr);
-  if (ctx == nullptr) {
+  KeyedContext* e = Prepare(v, mode, encrypt, key_ptr, KeySize(v));
+  if (e == nullptr) {
     return Error::kCipherFailure;
   }
-  int outl = 0;
-  if (EVP_CipherUpdate(ctx, out.data(), &outl, in.data(), static_cast<int>(in.size())) != 1 ||
-      static_cast<std::size_t>(outl) != in.size()) {
+  const bool ok = mode == Mode::kCbc
+                      ? CbcUpdate(*e, encrypt, block, iv.data(), in.data(), out.data(), in.size())
+                      : Update(e->ctx, in.data(), out.data(), in.size());
+  if (!ok) {
+    if (mode != Mode::kCbc) {
+      Forget(*e);
+    }
     return Error::kCipherFailure;
   }
   return {};
@@ -223,27 +289,21 @@ Result<void> Crypt(BlockCipher cipher, Mode mode, bool encrypt, std::span<const 
 
 namespace {
 
-// Runs CBC encryption of `in` through `ctx` (already keyed), keeping the last ciphertext block.
-bool CbcFeed(EVP_CIPHER_CTX* ctx, std::span<const std::uint8_t> in, std::size_t block,
-             std::uint8_t* last) {
+// CBC-encrypts `in` (whole blocks, may be empty) through the entry, from `iv` or, when null, from
+// where its previous call ended. Only the chaining value is kept (the entry's `chain`): the
+// ciphertext goes through a small stack buffer, wiped afterwards, since intermediate chaining
+// values are as sensitive as a MAC.
+bool CbcFeed(KeyedContext& e, std::span<const std::uint8_t> in, std::size_t block,
+             const std::uint8_t* iv) {
   std::array<std::uint8_t, 512> scratch;
   std::size_t done = 0;
   bool ok = true;
-  while (done < in.size()) {
+  while (ok && done < in.size()) {
     const std::size_t n = std::min(scratch.size(), in.size() - done);
-    int outl = 0;
-    if (EVP_CipherUpdate(ctx, scratch.data(), &outl, in.data() + done, static_cast<int>(n)) != 1 ||
-        static_cast<std::size_t>(outl) != n) {
-      ok = false;
-      break;
-    }
+    ok = CbcUpdate(e, true, block, done == 0 ? iv : nullptr, in.data() + done, scratch.data(), n);
     done += n;
-    if (done == in.size()) {
-      std::memcpy(last, scratch.data() + n - block, block);
-    }
   }
-  // Intermediate chaining values are as sensitive as the MAC itself.
-  OPENSSL_cleanse(scratch.data(), scratch.size());
+  OPENSSL_cleanse(scratch.data(), std::min(scratch.size(), in.size()));
   return ok;
 }
 
@@ -272,12 +332,13 @@ Result<void> CbcMacBlocks(BlockCipher cipher, std::span<const std::uint8_t> key,
     key_ptr = widened->key.data();
     v = kTdes3;
   }
-  EVP_CIPHER_CTX* ctx = Prepare(v, Mode::kCbc, true, key_ptr, KeySize(v), iv.data());
-  if (ctx == nullptr || !CbcFeed(ctx, data, block, last.data()) ||
-      !CbcFeed(ctx, tail, block, last.data())) {
+  KeyedContext* e = Prepare(v, Mode::kCbc, true, key_ptr, KeySize(v));
+  if (e == nullptr || !CbcFeed(*e, data, block, iv.data()) ||
+      !CbcFeed(*e, tail, block, data.empty() ? iv.data() : nullptr)) {
     OPENSSL_cleanse(last.data(), last.size());
     return Error::kCipherFailure;
   }
+  std::memcpy(last.data(), e->chain.data(), block);
   return {};
 }
 
@@ -293,15 +354,18 @@ Result<void> Cmac(BlockCipher cipher, std::span<const std::uint8_t> key,
   }
   static constexpr std::array<std::uint8_t, 16> kZero{};
   const auto zero = std::span(kZero).first(n);
-  EVP_CIPHER_CTX* ctx = Prepare(v, Mode::kCbc, true, key.data(), KeySize(v), kZero.data());
-  if (ctx == nullptr) {
+  KeyedContext* e = Prepare(v, Mode::kCbc, true, key.data(), KeySize(v));
+  if (e == nullptr) {
     return Error::kCipherFailure;
   }
   // NIST SP 800-38B 6.1: L = CIPH_K(0^b); K1 = dbl(L); K2 = dbl(K1), with R_128 = 0x87 and
   // R_64 = 0x1B.
   std::array<std::uint8_t, 16> subkey{};
   std::array<std::uint8_t, 16> last{};
-  bool ok = CbcFeed(ctx, zero, n, subkey.data());
+  bool ok = CbcFeed(*e, zero, n, kZero.data());
+  if (ok) {
+    std::memcpy(subkey.data(), e->chain.data(), n);
+  }
   const std::uint8_t rb = n == 16 ? 0x87 : 0x1B;
   const auto dbl = [n, rb](std::array<std::uint8_t, 16>& k) {
     const std::uint8_t carry = k[0] >> 7;
@@ -322,10 +386,12 @@ Result<void> Cmac(BlockCipher cipher, std::span<const std::uint8_t> key,
     const std::uint8_t m = i < rest ? data[prefix + i] : (i == rest ? 0x80 : 0x00);
     last[i] = m ^ subkey[i];
   }
-  // Restart the chain from a zero IV without a new key schedule.
-  ok = ok && EVP_CipherInit_ex2(ctx, nullptr, nullptr, kZero.data(), 1, nullptr) == 1;
-  ok = ok && CbcFeed(ctx, data.first(prefix), n, mac.data());
-  ok = ok && CbcFeed(ctx, std::span(last).first(n), n, mac.data());
+  // The MAC's chain starts again from a zero IV.
+  ok = ok && CbcFeed(*e, data.first(prefix), n, kZero.data());
+  ok = ok && CbcFeed(*e, std::span(last).first(n), n, prefix == 0 ? kZero.data() : nullptr);
+  if (ok) {
+    std::memcpy(mac.data(), e->chain.data(), n);
+  }
   OPENSSL_cleanse(subkey.data(), subkey.size());
   OPENSSL_cleanse(last.data(), last.size());
   if (!ok) {

@@ -3,8 +3,9 @@
 // The one place that drives libcrypto's block ciphers (EVP). Callers pass raw key bytes; the
 // public wrappers in crypto/cipher.h check key types first.
 //
-// Speed: each thread keeps one EVP_CIPHER_CTX per (algorithm, direction) and only changes the key
-// and IV between calls, so no context is allocated on the transaction path. Ciphers are fetched
+// Speed: each thread keeps keyed EVP_CIPHER_CTXs per (algorithm, mode, direction), the last few
+// keys of each, so no context is allocated or re-keyed on the transaction path, and a CBC call
+// with another IV does not re-initialise its context (openssl_cipher.cc). Ciphers are fetched
 // once per process.
 
 #include <cstddef>
