@@ -750,6 +750,10 @@ class IssuerSimulator::Server {
         }
         continue;  // a connection that failed during accept; keep listening
       }
+      // Answers go out as soon as they are written, as an issuer host's do: with Nagle's
+      // algorithm a small answer could wait for the acknowledgement of the previous one.
+      boost::system::error_code ignored;
+      socket.set_option(Tcp::no_delay(true), ignored);
       auto session = std::make_shared<Session>(
           std::move(socket), sim_, stall_until_, [this] { return sim_.DrawDrop(); },
           [this] { return sim_.DrawLatency(); });

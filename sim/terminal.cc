@@ -244,6 +244,8 @@ class Connection {
     if (ec) {
       co_return Transport("connect " + options_.host + ":" + std::to_string(options_.port), ec);
     }
+    boost::system::error_code ignored;
+    socket_.set_option(Tcp::no_delay(true), ignored);  // the request leaves at once
     if (stream_) {
       if (!options_.insecure) {
         stream_->set_verify_mode(ssl::verify_peer);
