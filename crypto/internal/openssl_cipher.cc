@@ -290,9 +290,10 @@ Result<void> Crypt(BlockCipher cipher, Mode mode, bool encrypt, std::span<const 
 namespace {
 
 // CBC-encrypts `in` (whole blocks, may be empty) through the entry, from `iv` or, when null, from
-// where its previous call ended. Only the chaining value is kept (the entry's `chain`): the
-// ciphertext goes through a small stack buffer, wiped afterwards, since intermediate chaining
-// values are as sensitive as a MAC.
+// where its previous call ended. An empty `in` does nothing, not even the restart from `iv`: a
+// caller whose first part may be empty passes the IV to the next part. Only the chaining value is
+// kept (the entry's `chain`): the ciphertext goes through a small stack buffer, wiped afterwards,
+// since intermediate chaining values are as sensitive as a MAC.
 bool CbcFeed(KeyedContext& e, std::span<const std::uint8_t> in, std::size_t block,
              const std::uint8_t* iv) {
   std::array<std::uint8_t, 512> scratch;
