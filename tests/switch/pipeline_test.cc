@@ -737,23 +737,18 @@ TEST_P(PipelineTest, CountsRequestsByMtiResponseCodeAndRouteWithTheirLatency) {
   EXPECT_EQ(seen["0200/00/issuer-a"], 2U);
   EXPECT_EQ(seen["0200/replay/none"], 1U);
   EXPECT_EQ(seen.size(), 3U);
-  std::uint64_t timed = 0;
-  for (auto n : pipeline_->stats().end_to_end.Read().buckets) {
-    timed += n;
-  }
-  EXPECT_EQ(timed, 4U);
-  std::uint64_t issuer = 0;
-  for (auto n : pipeline_->stats().issuer.Read().buckets) {
-    issuer += n;
-  }
-  EXPECT_EQ(issuer, 2U);
+  const auto observations = [](const LatencyHistogram& h) {
+    std::uint64_t total = 0;
+    for (auto n : h.Read().buckets) {
+      total += n;
+    }
+    return total;
+  };
+  EXPECT_EQ(observations(pipeline_->stats().end_to_end), 4U);
+  EXPECT_EQ(observations(pipeline_->stats().issuer), 2U);
   // Two durable writes per approved purchase ("forwarded", then the outcome); the sign-on and
   // the replayed answer wait for none.
-  std::uint64_t journal = 0;
-  for (auto n : pipeline_->stats().journal.Read().buckets) {
-    journal += n;
-  }
-  EXPECT_EQ(journal, 4U);
+  EXPECT_EQ(observations(pipeline_->stats().journal), 4U);
 }
 
 // ---- master/session terminals ---------------------------------------------------------------
