@@ -76,9 +76,10 @@ void BM_WakeRoundTrip(benchmark::State& state) {
   std::condition_variable cv;
   bool ball_here = false;  // true: the partner holds the turn
   bool stop = false;
+  bool partner_pinned = true;
   std::thread partner([&] {
-    if (same_cpu) {
-      PinTo(cpu);
+    if (same_cpu && !PinTo(cpu)) {
+      partner_pinned = false;  // read after join
     }
     std::unique_lock lock(mu);
     while (true) {
@@ -105,6 +106,10 @@ void BM_WakeRoundTrip(benchmark::State& state) {
   cv.notify_one();
   partner.join();
   pthread_setaffinity_np(pthread_self(), sizeof(before), &before);
+  if (!partner_pinned) {
+    state.SkipWithError("cannot pin the partner thread");
+    return;
+  }
   state.counters["cpu_us"] =
       benchmark::Counter(cpu_seconds * 1e6 / static_cast<double>(state.iterations()));
 }
