@@ -1,6 +1,7 @@
 #include "switch/daemon.h"
 
 #include <prometheus/histogram.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -882,7 +883,11 @@ void Daemon::Run() {
   const std::size_t threads = IoThreads(d.config);
   std::vector<std::thread> pool;
   for (std::size_t i = 1; i < threads; ++i) {
-    pool.emplace_back([&d] { d.io.run(); });
+    pool.emplace_back([&d] {
+      // The main thread keeps the program's name (what pidof and pkill look for).
+      pthread_setname_np(pthread_self(), "sy-io");
+      d.io.run();
+    });
   }
   d.io.run();
   for (auto& t : pool) {

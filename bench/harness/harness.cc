@@ -27,6 +27,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -1169,16 +1170,18 @@ void MergeInto(Report& r, Stats& s, Clock::time_point& last_completion) {
 
 }  // namespace
 
-std::optional<double> ProcessCpuSeconds(int pid) {
-  auto text = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  if (!text) {
+namespace {
+
+// utime + stime in seconds from the text of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat
+// file, and the command name in it (between the first '(' and the last ')').
+std::optional<std::pair<std::string, double>> ParseStat(const std::string& text) {
+  const auto open = text.find('(');
+  const auto paren = text.rfind(')');
+  if (open == std::string::npos || paren == std::string::npos || paren < open ||
+      paren + 2 > text.size()) {
     return std::nullopt;
   }
-  const auto paren = text->rfind(')');
-  if (paren == std::string::npos) {
-    return std::nullopt;
-  }
-  std::istringstream in(text->substr(paren + 2));
+  std::istringstream in(text.substr(paren + 2));
   std::string field;
   unsigned long long utime = 0;
   unsigned long long stime = 0;
@@ -1190,7 +1193,57 @@ std::optional<double> ProcessCpuSeconds(int pid) {
   if (!(in >> utime >> stime)) {
     return std::nullopt;
   }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return std::pair{text.substr(open + 1, paren - open - 1),
+                   static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK))};
+}
+
+}  // namespace
+
+std::optional<double> ProcessCpuSeconds(int pid) {
+  auto text = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!text) {
+    return std::nullopt;
+  }
+  auto parsed = ParseStat(*text);
+  if (!parsed) {
+    return std::nullopt;
+  }
+  return parsed->second;
+}
+
+std::optional<std::map<std::string, double>> ThreadCpuSeconds(int pid) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(
+      std::filesystem::path("/proc") / std::to_string(pid) / "task", ec);
+  if (ec) {
+    return std::nullopt;
+  }
+  std::map<std::string, double> by_name;
+  for (const auto& entry : it) {
+    // A thread may end between listing and reading; it is then left out.
+    if (auto text = ReadFile((entry.path() / "stat").string()); text) {
+      if (auto parsed = ParseStat(*text); parsed) {
+        by_name[parsed->first] += parsed->second;
+      }
+    }
+  }
+  return by_name;
+}
+
+std::vector<std::pair<std::string, double>> ThreadCpuDelta(
+    const std::map<std::string, double>& before, const std::map<std::string, double>& after) {
+  std::vector<std::pair<std::string, double>> delta;
+  for (const auto& [name, seconds] : after) {
+    const auto was = before.find(name);
+    const double d = seconds - (was == before.end() ? 0.0 : was->second);
+    if (d > 0) {
+      delta.emplace_back(name, d);
+    }
+  }
+  std::sort(delta.begin(), delta.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  return delta;
 }
 
 std::optional<std::int64_t> ProcessRssKib(int pid) {
@@ -1413,8 +1466,11 @@ Report RunBench(const BenchOptions& options, std::ostream& progress) {
     run.remaining = static_cast<std::int64_t>(o.count);
     std::optional<double> cpu_before;
     std::optional<double> cpu_after;
+    std::optional<std::map<std::string, double>> threads_before;
+    std::optional<std::map<std::string, double>> threads_after;
     if (o.switch_pid > 0 && o.warmup.count() == 0) {
       cpu_before = ProcessCpuSeconds(o.switch_pid);
+      threads_before = ThreadCpuSeconds(o.switch_pid);
     }
     std::uint32_t position = 0;
     for (auto& t : terminals) {
@@ -1433,12 +1489,14 @@ Report RunBench(const BenchOptions& options, std::ostream& progress) {
         window_started = true;
         if (o.switch_pid > 0) {
           cpu_before = ProcessCpuSeconds(o.switch_pid);
+          threads_before = ThreadCpuSeconds(o.switch_pid);
         }
       }
       if (!window_closed && now >= run.window_end) {
         window_closed = true;
         if (o.switch_pid > 0) {
           cpu_after = ProcessCpuSeconds(o.switch_pid);
+          threads_after = ThreadCpuSeconds(o.switch_pid);
         }
       }
       if (o.progress && now - line_at >= std::chrono::seconds(1)) {
@@ -1473,6 +1531,7 @@ Report RunBench(const BenchOptions& options, std::ostream& progress) {
     const auto loads_end = Clock::now();
     if (o.switch_pid > 0 && !cpu_after) {
       cpu_after = ProcessCpuSeconds(o.switch_pid);
+      threads_after = ThreadCpuSeconds(o.switch_pid);
     }
     finish_threads();
     Clock::time_point last_completion{};
@@ -1492,6 +1551,9 @@ Report RunBench(const BenchOptions& options, std::ostream& progress) {
         report.switch_cpu_us_per_txn =
             *report.switch_cpu_seconds * 1e6 / static_cast<double>(report.transactions);
       }
+    }
+    if (threads_before && threads_after) {
+      report.switch_cpu_seconds_by_thread = ThreadCpuDelta(*threads_before, *threads_after);
     }
   }
   if (o.mode == ConnectionMode::kIdle) {

@@ -19,6 +19,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/harness/histogram.h"
@@ -58,6 +59,10 @@ struct Report {
   // The switch's CPU (utime + stime of --switch-pid) over the window, per transaction.
   std::optional<double> switch_cpu_seconds;
   std::optional<double> switch_cpu_us_per_txn;
+  // The same CPU by thread name (/proc/<pid>/task/*/stat; threads of one name summed), most
+  // first. Threads that ended during the window are left out, so the sum can fall short of
+  // switch_cpu_seconds.
+  std::vector<std::pair<std::string, double>> switch_cpu_seconds_by_thread;
   // kIdle: the switch's VmRSS before connecting and while holding the connections.
   std::optional<std::int64_t> switch_rss_before_kib;
   std::optional<std::int64_t> switch_rss_after_kib;
@@ -77,6 +82,13 @@ struct Report {
 
 // The switch's utime + stime in seconds (/proc/<pid>/stat), or std::nullopt.
 [[nodiscard]] std::optional<double> ProcessCpuSeconds(int pid);
+// utime + stime in seconds of each thread of the process, summed by thread name
+// (/proc/<pid>/task/*/stat), or std::nullopt when the process is not there.
+[[nodiscard]] std::optional<std::map<std::string, double>> ThreadCpuSeconds(int pid);
+// What each thread name used between two ThreadCpuSeconds readings: names with CPU time in the
+// interval, the most first.
+[[nodiscard]] std::vector<std::pair<std::string, double>> ThreadCpuDelta(
+    const std::map<std::string, double>& before, const std::map<std::string, double>& after);
 // The switch's VmRSS in KiB (/proc/<pid>/status), or std::nullopt.
 [[nodiscard]] std::optional<std::int64_t> ProcessRssKib(int pid);
 // Raises RLIMIT_NOFILE's soft limit to the hard limit; returns the new soft limit.

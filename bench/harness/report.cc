@@ -94,6 +94,17 @@ std::string FormatText(const Report& r) {
     if (r.switch_cpu_us_per_txn) {
       out << "  switch CPU              " << Fixed(*r.switch_cpu_seconds, 2) << " s, "
           << Fixed(*r.switch_cpu_us_per_txn, 1) << " µs per transaction\n";
+      if (!r.switch_cpu_seconds_by_thread.empty() && r.transactions > 0) {
+        // Threads under 0.1 µs per transaction are left out of the line.
+        out << "  switch CPU by thread   ";
+        const double n = static_cast<double>(r.transactions);
+        for (const auto& [name, seconds] : r.switch_cpu_seconds_by_thread) {
+          if (seconds * 1e6 / n >= 0.1) {
+            out << " " << name << " " << Fixed(seconds * 1e6 / n, 1);
+          }
+        }
+        out << " µs per transaction\n";
+      }
     }
   }
   out << "  timeouts " << r.timeouts << ", errors " << r.errors << ", wrong answers "
@@ -156,6 +167,13 @@ std::string FormatJson(const Report& r) {
   }
   if (r.switch_cpu_us_per_txn) {
     j["switch_cpu_us_per_txn"] = *r.switch_cpu_us_per_txn;
+  }
+  if (!r.switch_cpu_seconds_by_thread.empty()) {
+    boost::json::object threads;
+    for (const auto& [name, seconds] : r.switch_cpu_seconds_by_thread) {
+      threads[name] = seconds;
+    }
+    j["switch_cpu_s_by_thread"] = std::move(threads);
   }
   if (o.mode == ConnectionMode::kIdle) {
     j["idle_connections"] = r.idle_connections;

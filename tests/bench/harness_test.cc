@@ -5,7 +5,10 @@
 #include "bench/harness/harness.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -18,7 +21,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <list>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -326,6 +331,65 @@ TEST_F(HarnessTest, NoSwitchIsAnErrorNotAHang) {
   EXPECT_FALSE(r.ok());
   EXPECT_GT(r.errors, 0u);
   EXPECT_EQ(r.signon_failures, 4u);
+}
+
+volatile std::uint64_t sink = 0;  // keeps the busy loop below from being optimised away
+
+TEST(ThreadCpuTest, ANamedThreadsCpuShowsUnderItsName) {
+  const int pid = static_cast<int>(getpid());
+  auto before = ThreadCpuSeconds(pid);
+  ASSERT_TRUE(before.has_value());
+  std::promise<void> burnt;
+  std::promise<void> read;
+  auto read_future = read.get_future();
+  std::thread burner([&] {
+    pthread_setname_np(pthread_self(), "sy-test-burn");
+    timespec used{};
+    std::uint64_t x = 1;
+    do {  // 200 ms of this thread's own CPU time, whatever the machine's load
+      for (int i = 0; i < 100000; ++i) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      }
+      sink = x;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &used);
+    } while (used.tv_sec == 0 && used.tv_nsec < 200'000'000);
+    burnt.set_value();
+    read_future.wait();  // a thread that has ended is not in /proc/<pid>/task
+  });
+  burnt.get_future().wait();
+  auto after = ThreadCpuSeconds(pid);
+  read.set_value();
+  burner.join();
+  ASSERT_TRUE(after.has_value());
+  const auto delta = ThreadCpuDelta(*before, *after);
+  const auto it = std::find_if(delta.begin(), delta.end(),
+                               [](const auto& d) { return d.first == "sy-test-burn"; });
+  ASSERT_NE(it, delta.end());
+  EXPECT_GE(it->second, 0.1);  // clock ticks: 0.2 s, give or take a few ticks
+  EXPECT_LE(it->second, 1.0);
+}
+
+TEST(ThreadCpuTest, DeltaKeepsTheNamesThatUsedCpuMostFirst) {
+  const std::map<std::string, double> before{{"io", 1.0}, {"idle", 2.0}, {"gone", 3.0}};
+  const std::map<std::string, double> after{{"io", 1.5}, {"idle", 2.0}, {"new", 0.75}};
+  const std::vector<std::pair<std::string, double>> want{{"new", 0.75}, {"io", 0.5}};
+  EXPECT_EQ(ThreadCpuDelta(before, after), want);
+  EXPECT_FALSE(ThreadCpuSeconds(-1).has_value());
+}
+
+TEST(ThreadCpuTest, TheReportGivesCpuPerTransactionByThread) {
+  Report r;
+  r.transactions = 1000;
+  r.switch_cpu_seconds = 0.06;
+  r.switch_cpu_us_per_txn = 60.0;
+  r.switch_cpu_seconds_by_thread = {{"switchyard", 0.04}, {"sy-journal", 0.02}, {"tiny", 0.00005}};
+  const std::string text = FormatText(r);
+  EXPECT_NE(text.find("switch CPU by thread    switchyard 40.0 sy-journal 20.0 µs per transaction"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("tiny"), std::string::npos) << text;  // under 0.1 µs per transaction
+  const std::string json = FormatJson(r);
+  EXPECT_NE(json.find(R"("switch_cpu_s_by_thread":{"switchyard":)"), std::string::npos) << json;
 }
 
 TEST(ProvisionTest, OverlayListsDemoAndBenchTerminals) {
