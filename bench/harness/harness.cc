@@ -1219,13 +1219,17 @@ std::optional<std::map<std::string, double>> ThreadCpuSeconds(int pid) {
     return std::nullopt;
   }
   std::map<std::string, double> by_name;
-  for (const auto& entry : it) {
+  // Not a range for: its increment throws if the process ends while the directory is read.
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
     // A thread may end between listing and reading; it is then left out.
-    if (auto text = ReadFile((entry.path() / "stat").string()); text) {
+    if (auto text = ReadFile((it->path() / "stat").string()); text) {
       if (auto parsed = ParseStat(*text); parsed) {
         by_name[parsed->first] += parsed->second;
       }
     }
+  }
+  if (ec) {
+    return std::nullopt;  // the process ended meanwhile
   }
   return by_name;
 }
