@@ -1168,10 +1168,6 @@ void MergeInto(Report& r, Stats& s, Clock::time_point& last_completion) {
   last_completion = std::max(last_completion, s.last_completion);
 }
 
-}  // namespace
-
-namespace {
-
 // utime + stime in seconds from the text of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat
 // file, and the command name in it (between the first '(' and the last ')').
 std::optional<std::pair<std::string, double>> ParseStat(const std::string& text) {
