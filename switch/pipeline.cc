@@ -1003,8 +1003,8 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
     if (seen->second.digest != digest) {
       co_return co_await Answer(ctx, "94");
     }
-    auto done = seen->second.done;
     if (!seen->second.response) {
+      auto done = seen->second.Done(shards_[t.shard]);
       (void)co_await done->async_wait(kTuple);  // the original is still in flight
     }
     auto again = t.seen.find(key);
@@ -1018,11 +1018,14 @@ asio::awaitable<std::optional<Response>> Pipeline::Admit(Context& ctx, const std
   if (maced && !MasterSession(t) && !AcceptKsn(t, KsnCounter(ctx.ksn), &ctx)) {
     co_return co_await Answer(ctx, "63");
   }
-  t.seen[key] = Terminal::Seen{
-      digest, std::nullopt,
-      std::make_shared<asio::steady_timer>(shards_[t.shard], asio::steady_timer::time_point::max()),
-      ctx.business_date};
-  t.seen_order.push_back(key);
+  auto [entry, inserted] = t.seen.try_emplace(key);
+  if (!inserted && entry->second.done) {
+    entry->second.done->cancel();  // another business date's entry: whoever waits on it stops
+  }
+  entry->second = Terminal::Seen{digest, std::nullopt, nullptr, ctx.business_date};
+  if (inserted) {
+    t.seen_order.push_back(key);
+  }
   while (t.seen_order.size() > kDuplicateWindow) {
     t.seen.erase(t.seen_order.front());
     t.seen_order.pop_front();
@@ -1155,7 +1158,7 @@ asio::awaitable<Response> Pipeline::Reversal(Context& ctx) {
   const std::string original_key = "02|" + std::string(m.Get(11)) + "|" + std::string(m.Get(7));
   for (const std::string& k : {original_key, "01" + original_key.substr(2)}) {
     if (auto o = t.seen.find(k); o != t.seen.end() && !o->second.response) {
-      auto done = o->second.done;
+      auto done = o->second.Done(shards_[t.shard]);
       (void)co_await done->async_wait(kTuple);
     }
   }

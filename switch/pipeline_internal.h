@@ -81,8 +81,21 @@ struct Pipeline::Terminal {
   struct Seen {
     std::array<std::uint8_t, 32> digest{};  // SHA-256 of the request frame (TPDU included)
     std::optional<std::string> response;    // the packed answer, once there is one
-    std::shared_ptr<boost::asio::steady_timer> done;  // cancelled when the answer is ready
+    // Cancelled when the answer is ready. Made only when something waits for the answer (a
+    // retransmission or a reversal racing the original): most requests never need one.
+    std::shared_ptr<boost::asio::steady_timer> done;
     std::string business_date;
+
+    // The timer to wait on for this entry's answer, made on first need on `shard`, where the
+    // terminal's state lives.
+    template <class Executor>
+    std::shared_ptr<boost::asio::steady_timer> Done(const Executor& shard) {
+      if (!done) {
+        done = std::make_shared<boost::asio::steady_timer>(
+            shard, boost::asio::steady_timer::time_point::max());
+      }
+      return done;
+    }
   };
   std::unordered_map<std::string, Seen> seen;  // by duplicate key; seen_order keeps the age
   std::deque<std::string> seen_order;

@@ -41,6 +41,10 @@ class FakeIssuer final : public IssuerGateway {
   asio::awaitable<Outcome> Send(std::string route, iso8583::Message request) override {
     routes.push_back(route);
     requests.push_back(request);
+    if (hold) {
+      auto held = hold;  // answers once the test cancels it
+      (void)co_await held->async_wait(asio::as_tuple(asio::use_awaitable));
+    }
     if (failure != Failure::kNone) {
       co_return Outcome{std::nullopt, failure};
     }
@@ -58,6 +62,7 @@ class FakeIssuer final : public IssuerGateway {
   std::vector<iso8583::Message> requests;
   std::string response_code = "00";
   Failure failure = Failure::kNone;
+  std::shared_ptr<asio::steady_timer> hold;  // when set, every answer waits for its cancel
 };
 
 // Every test runs twice: with the terminals on two strands (several io threads) and with the
@@ -92,6 +97,7 @@ class PipelineTest : public ::testing::TestWithParam<std::size_t> {
         "iso87b", GetParam());
   }
   void TearDown() override {
+    issuer_.hold.reset();  // a timer of io_, which goes before issuer_
     pipeline_.reset();
     journal_.reset();
     saf_.reset();
@@ -176,6 +182,18 @@ class PipelineTest : public ::testing::TestWithParam<std::size_t> {
     io_.restart();
     io_.run();
     return out;
+  }
+
+  // Starts `wire` through the pipeline without running the io_context; `out` is set when it is
+  // answered.
+  void Start(const std::string& wire, std::optional<Response>& out) {
+    Request r;
+    r.message = wire;
+    r.frame = "\x60\x00\x01\x00\x00" + wire;
+    asio::co_spawn(io_, pipeline_->Handle(r), [&out](std::exception_ptr e, Response resp) {
+      ASSERT_FALSE(e);
+      out = std::move(resp);
+    });
   }
 
   iso8583::Message Decode(const Response& r) {
@@ -317,6 +335,34 @@ TEST_P(PipelineTest, ReplaysTheOriginalAnswerToAnExactRetransmissionAndRefusesAR
   EXPECT_EQ(issuer_.requests.size(), 1U);
 }
 
+TEST_P(PipelineTest, ARetransmissionWhileTheOriginalIsAtTheIssuerGetsTheOriginalsAnswer) {
+  SignOnOk();
+  issuer_.hold = std::make_shared<asio::steady_timer>(io_, asio::steady_timer::time_point::max());
+  const std::string wire = Build(Purchase("000002", 2, "000000001000"), 2);
+  std::optional<Response> first;
+  std::optional<Response> again;
+  Start(wire, first);
+  io_.restart();
+  for (int i = 0; i < 10000 && issuer_.requests.empty(); ++i) {
+    io_.run_one();  // until the original waits at the issuer
+  }
+  ASSERT_EQ(issuer_.requests.size(), 1U);
+  Start(wire, again);
+  io_.restart();
+  io_.poll();  // the retransmission reaches the duplicate check and waits
+  EXPECT_FALSE(first.has_value());
+  EXPECT_FALSE(again.has_value());
+  issuer_.hold->cancel();
+  io_.restart();
+  io_.run();
+  ASSERT_TRUE(first.has_value() && first->message.has_value());
+  ASSERT_TRUE(again.has_value() && again->message.has_value());
+  EXPECT_EQ(*again->message, *first->message);
+  EXPECT_EQ(Decode(*first).Get(39), "00");
+  EXPECT_EQ(issuer_.requests.size(), 1U);  // the retransmission never went out
+  EXPECT_EQ(pipeline_->stats().duplicates.load(), 1U);
+}
+
 TEST_P(PipelineTest, RefusesAReplayedKsnCounter) {
   SignOnOk();
   ASSERT_EQ(Decode(Send(Build(Purchase("000002", 5, "000000001000"), 5))).Get(39), "00");
@@ -446,6 +492,35 @@ iso8583::Message ReversalOf(std::string_view mti, std::string_view stan, std::st
   m.Set(42, "MERCHANT0000001");
   m.Set(49, "978");
   return m;
+}
+
+TEST_P(PipelineTest, AReversalRacingItsOriginalWaitsForItsAnswerThenReversesIt) {
+  SignOnOk();
+  issuer_.hold = std::make_shared<asio::steady_timer>(io_, asio::steady_timer::time_point::max());
+  std::optional<Response> purchase;
+  std::optional<Response> reversal;
+  Start(Build(Purchase("000002", 2, "000000001000"), 2), purchase);
+  io_.restart();
+  for (int i = 0; i < 10000 && issuer_.requests.empty(); ++i) {
+    io_.run_one();
+  }
+  ASSERT_EQ(issuer_.requests.size(), 1U);
+  Start(Build(ReversalOf("0400", "000002", "000000001000"), 3), reversal);
+  io_.restart();
+  io_.poll();
+  EXPECT_FALSE(reversal.has_value());  // waiting for the original's answer
+  issuer_.hold->cancel();
+  io_.restart();
+  io_.run();
+  ASSERT_TRUE(purchase.has_value() && reversal.has_value());
+  EXPECT_EQ(Decode(*purchase).Get(39), "00");
+  auto r = Decode(*reversal);
+  EXPECT_EQ(r.mti(), "0410");
+  EXPECT_EQ(r.Get(39), "00");
+  auto saf = saf_->List().value();
+  ASSERT_EQ(saf.size(), 1U);  // the approved original is reversed at the issuer
+  EXPECT_EQ(saf[0].message_type(), "0420");
+  EXPECT_EQ(journal_->Get(saf[0].txn_id()).value().state(), proto::TXN_REVERSED);
 }
 
 TEST_P(PipelineTest, ReversesAnApprovedPurchaseThroughTheSafQueueAndAnswersItsRepeatAgain) {
