@@ -169,31 +169,27 @@ class PipelineTest : public ::testing::TestWithParam<std::size_t> {
     return m;
   }
 
-  Response Send(const std::string& wire, std::vector<std::string> peer_names = {}) {
-    Request r;
-    r.peer_names = std::move(peer_names);
-    r.message = wire;
-    r.frame = "\x60\x00\x01\x00\x00" + wire;
-    Response out;
-    asio::co_spawn(io_, pipeline_->Handle(r), [&](std::exception_ptr e, Response resp) {
-      ASSERT_FALSE(e);
-      out = std::move(resp);
-    });
-    io_.restart();
-    io_.run();
-    return out;
-  }
-
   // Starts `wire` through the pipeline without running the io_context; `out` is set when it is
   // answered.
-  void Start(const std::string& wire, std::optional<Response>& out) {
+  void Start(const std::string& wire, std::optional<Response>& out,
+             std::vector<std::string> peer_names = {}) {
     Request r;
+    r.peer_names = std::move(peer_names);
     r.message = wire;
     r.frame = "\x60\x00\x01\x00\x00" + wire;
     asio::co_spawn(io_, pipeline_->Handle(r), [&out](std::exception_ptr e, Response resp) {
       ASSERT_FALSE(e);
       out = std::move(resp);
     });
+  }
+
+  Response Send(const std::string& wire, std::vector<std::string> peer_names = {}) {
+    std::optional<Response> out;
+    Start(wire, out, std::move(peer_names));
+    io_.restart();
+    io_.run();
+    EXPECT_TRUE(out.has_value()) << "the pipeline never answered";
+    return out.value_or(Response{});
   }
 
   iso8583::Message Decode(const Response& r) {
