@@ -192,6 +192,18 @@ class PipelineTest : public ::testing::TestWithParam<std::size_t> {
     return out.value_or(Response{});
   }
 
+  // Starts `wire` with the issuer holding its answers, and runs until the request waits at the
+  // issuer; the test releases it with issuer_.hold->cancel().
+  void StartHeldAtIssuer(const std::string& wire, std::optional<Response>& out) {
+    issuer_.hold = std::make_shared<asio::steady_timer>(io_, asio::steady_timer::time_point::max());
+    Start(wire, out);
+    io_.restart();
+    for (int i = 0; i < 10000 && issuer_.requests.empty(); ++i) {
+      io_.run_one();
+    }
+    ASSERT_EQ(issuer_.requests.size(), 1U);
+  }
+
   iso8583::Message Decode(const Response& r) {
     iso8583::Message m;
     EXPECT_TRUE(r.message.has_value());
@@ -333,16 +345,10 @@ TEST_P(PipelineTest, ReplaysTheOriginalAnswerToAnExactRetransmissionAndRefusesAR
 
 TEST_P(PipelineTest, ARetransmissionWhileTheOriginalIsAtTheIssuerGetsTheOriginalsAnswer) {
   SignOnOk();
-  issuer_.hold = std::make_shared<asio::steady_timer>(io_, asio::steady_timer::time_point::max());
   const std::string wire = Build(Purchase("000002", 2, "000000001000"), 2);
   std::optional<Response> first;
   std::optional<Response> again;
-  Start(wire, first);
-  io_.restart();
-  for (int i = 0; i < 10000 && issuer_.requests.empty(); ++i) {
-    io_.run_one();  // until the original waits at the issuer
-  }
-  ASSERT_EQ(issuer_.requests.size(), 1U);
+  ASSERT_NO_FATAL_FAILURE(StartHeldAtIssuer(wire, first));
   Start(wire, again);
   io_.restart();
   io_.poll();  // the retransmission reaches the duplicate check and waits
@@ -492,15 +498,10 @@ iso8583::Message ReversalOf(std::string_view mti, std::string_view stan, std::st
 
 TEST_P(PipelineTest, AReversalRacingItsOriginalWaitsForItsAnswerThenReversesIt) {
   SignOnOk();
-  issuer_.hold = std::make_shared<asio::steady_timer>(io_, asio::steady_timer::time_point::max());
   std::optional<Response> purchase;
   std::optional<Response> reversal;
-  Start(Build(Purchase("000002", 2, "000000001000"), 2), purchase);
-  io_.restart();
-  for (int i = 0; i < 10000 && issuer_.requests.empty(); ++i) {
-    io_.run_one();
-  }
-  ASSERT_EQ(issuer_.requests.size(), 1U);
+  ASSERT_NO_FATAL_FAILURE(
+      StartHeldAtIssuer(Build(Purchase("000002", 2, "000000001000"), 2), purchase));
   Start(Build(ReversalOf("0400", "000002", "000000001000"), 3), reversal);
   io_.restart();
   io_.poll();
